@@ -1,0 +1,59 @@
+"""The small protocol every detection kind follows.
+
+A detector receives records in event-time order through ``on_call``, ``on_sms``,
+``on_registration`` and ``on_feedback`` (only those it defines are called) and returns
+the alerts its evidence supports each time; the engine's :class:`NoticeBoard` decides
+which of them are new. State is keyed by one number so the engine can be partitioned
+by number; ``expire`` drops idle state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from detector.alerts import Alert
+from detector.records import Call, Feedback, Registration, Sms
+from detector.rulefiles import DetectionRule, RuleSet
+
+NO_ALERTS: tuple[Alert, ...] = ()
+
+
+class Detector:
+    """Base class: one detection kind, configured by its rule in ``rules/detectors/``."""
+
+    kind: str = ""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.rule: DetectionRule = rules.rule(self.kind)
+
+    # Handlers: override the ones the kind needs; the engine skips the others.
+    def on_call(self, call: Call) -> Iterable[Alert]:
+        return NO_ALERTS
+
+    def on_sms(self, sms: Sms) -> Iterable[Alert]:
+        return NO_ALERTS
+
+    def on_registration(self, reg: Registration) -> Iterable[Alert]:
+        return NO_ALERTS
+
+    def on_feedback(self, fb: Feedback) -> Iterable[Alert]:
+        return NO_ALERTS
+
+    def expire(self, now: float) -> None:
+        """Forget state idle at event time ``now``."""
+
+    def tracked(self) -> int:
+        """How many numbers this detector holds state for."""
+        return 0
+
+    def alert(self, subject: str, counterparty: str | None, time: float, score: float,
+              evidence: dict, severity: str | None = None, **reason_values) -> Alert:
+        """An alert of this kind, its reason filled from the rule's output template."""
+        values = {**evidence, **reason_values, "subject": subject, "counterparty": counterparty}
+        return Alert(kind=self.kind, subject=subject, counterparty=counterparty, time=time,
+                     severity=severity or self.rule.priority, score=min(1.0, max(0.0, score)),
+                     reason=self.rule.reason(**values), evidence=evidence)
+
+    def handles(self, method: str) -> bool:
+        return getattr(type(self), method) is not getattr(Detector, method)

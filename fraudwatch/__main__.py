@@ -1,0 +1,5 @@
+import sys
+
+from fraudwatch.cli import main
+
+sys.exit(main())
