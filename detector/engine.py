@@ -92,7 +92,7 @@ class Engine:
     def push(self, record) -> list[Alert]:
         """Accept one record; return the alerts that records now released produced."""
         t = record.time
-        if t < self._released:
+        if t < self._released or t < self._max_time - self.lateness:
             self.stats.late += 1
             return self._dispatch(record)
         self._seq += 1
