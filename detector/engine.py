@@ -44,8 +44,6 @@ class EngineStats:
     records: Counter = field(default_factory=Counter)
     alerts: Counter = field(default_factory=Counter)  # (kind, severity) -> n
     late: int = 0
-    first_time: float | None = None
-    last_time: float | None = None
 
 
 class Engine:
@@ -84,23 +82,31 @@ class Engine:
         self._heap: list = []
         self._seq = 0
         self._max_time = float("-inf")
-        self._released = float("-inf")
-        self._next_expiry: float | None = None
+        self._watermark = float("-inf")
+        self._first_time = float("inf")
+        self._last_time = float("-inf")
+        self._next_expiry = float("-inf")
+        #: optional ``alert -> alert`` applied before de-duplication (e.g. a feedback re-ranker)
+        self.reranker: Callable[[Alert], Alert] | None = None
         self.stats = EngineStats()
 
     # -- input -------------------------------------------------------------------------
     def push(self, record) -> list[Alert]:
         """Accept one record; return the alerts that records now released produced."""
         t = record.time
-        if t < self._released or t < self._max_time - self.lateness:
+        if t < self._watermark:
             self.stats.late += 1
             return self._dispatch(record)
         self._seq += 1
-        heapq.heappush(self._heap, (t, record.tiebreak(), self._seq, record))
+        heapq.heappush(self._heap, (t, self._seq, record))
         if t > self._max_time:
             self._max_time = t
-            return self._release(t - self.lateness)
-        return []
+            watermark = t - self.lateness
+            if watermark > self._watermark:
+                self._watermark = watermark
+                if self._heap[0][0] <= watermark:
+                    return self._release(watermark)
+        return _NOTHING
 
     def push_many(self, records: Iterable) -> list[Alert]:
         out: list[Alert] = []
@@ -116,42 +122,83 @@ class Engine:
     def buffered(self) -> int:
         return len(self._heap)
 
+    @property
+    def watermark(self) -> float:
+        return self._watermark
+
+    @property
+    def first_time(self) -> float | None:
+        """Earliest event time processed so far."""
+        return None if self._first_time == float("inf") else self._first_time
+
+    @property
+    def last_time(self) -> float | None:
+        """Latest event time processed so far."""
+        return None if self._last_time == float("-inf") else self._last_time
+
     def tracked(self) -> dict[str, int]:
         return {d.kind: d.tracked() for d in self.detectors}
 
     # -- processing --------------------------------------------------------------------
     def _release(self, until: float) -> list[Alert]:
         heap = self._heap
+        pop = heapq.heappop
+        dispatch = self._dispatch
         out: list[Alert] = []
         while heap and heap[0][0] <= until:
-            record = heapq.heappop(heap)[3]
-            self._released = record.time
-            out.extend(self._dispatch(record))
+            t, _, record = pop(heap)
+            if heap and heap[0][0] == t:
+                # Records with the same event time: order them by content, not by arrival,
+                # so that any input order gives the same alerts.
+                group = [record]
+                while heap and heap[0][0] == t:
+                    group.append(pop(heap)[2])
+                group.sort(key=_tiebreak)
+                for r in group:
+                    alerts = dispatch(r)
+                    if alerts:
+                        out.extend(alerts)
+                continue
+            alerts = dispatch(record)
+            if alerts:
+                out.extend(alerts)
+        if until > self._watermark and until != float("inf"):
+            self._watermark = until
         return out
 
     def _dispatch(self, record) -> list[Alert]:
         t = record.time
         stats = self.stats
         stats.records[record.record_kind] += 1
-        if stats.first_time is None or t < stats.first_time:
-            stats.first_time = t
-        if stats.last_time is None or t > stats.last_time:
-            stats.last_time = t
-        if self._next_expiry is None:
-            self._next_expiry = t + self.expiry_interval
-        elif t >= self._next_expiry:
+        if t > self._last_time:
+            self._last_time = t
+        if t < self._first_time:
+            self._first_time = t
+        if t >= self._next_expiry:
             self._expire(t)
-        out: list[Alert] = []
+        out = _NOTHING
         for handler in self._handlers[type(record)]:
             for alert in handler(record):
+                if self.reranker is not None:
+                    alert = self.reranker(alert)
                 kept = self.board.offer(alert)
                 if kept is not None:
                     stats.alerts[(kept.kind, kept.severity)] += 1
+                    if out is _NOTHING:
+                        out = []
                     out.append(kept)
         return out
 
     def _expire(self, now: float) -> None:
-        for d in self.detectors:
-            d.expire(now)
-        self.board.expire(now)
+        if self._next_expiry != float("-inf"):
+            for d in self.detectors:
+                d.expire(now)
+            self.board.expire(now)
         self._next_expiry = now + self.expiry_interval
+
+
+_NOTHING: list[Alert] = []  # shared empty result: never mutated
+
+
+def _tiebreak(record) -> tuple:
+    return record.tiebreak()

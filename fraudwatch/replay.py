@@ -255,7 +255,7 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     summary.elapsed = wallclock.perf_counter() - started
     summary.records.update(engine.stats.records)
     summary.late = engine.stats.late
-    summary.first_time, summary.last_time = engine.stats.first_time, engine.stats.last_time
+    summary.first_time, summary.last_time = engine.first_time, engine.last_time
     summary.quarantined.update(quarantine.counts)
     summary.quarantine_path = str(quarantine_path) if quarantine.total and quarantine_path else None
     if metrics is not None:
@@ -269,7 +269,7 @@ def _event_time(record) -> float:
 
 def _progress(n: int, engine: Engine, started: float) -> None:
     el = wallclock.perf_counter() - started
-    t = engine.stats.last_time
+    t = engine.last_time
     sys.stderr.write(f"\r\x1b[K{n:,} records  {n / el:,.0f}/s  event time {iso(t) if t else '-'}"
                      f"  alerts {sum(engine.stats.alerts.values()):,}")
     sys.stderr.flush()
