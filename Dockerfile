@@ -1,0 +1,26 @@
+# fraudwatch: replay captures and CDRs, or run as a collector (HEP / live SIP).
+#   docker build -t fraudwatch .
+#   docker run --rm -p 9108:9108 fraudwatch demo
+#   docker run --rm -v "$PWD:/data" fraudwatch replay /data/calls.csv --alerts /data/alerts.jsonl
+FROM python:3.11-slim-bookworm
+
+# tshark: deep inspection (pyshark) of captures; libpcap: live capture with scapy.
+RUN apt-get update \
+ && echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark libpcap0.8 \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/fraudwatch
+COPY pyproject.toml README.md ./
+COPY detector detector
+COPY capture capture
+COPY fraudwatch fraudwatch
+COPY rules rules
+COPY dashboards dashboards
+RUN pip install --no-cache-dir . && useradd --system --home /var/lib/fraudwatch fraudwatch
+USER fraudwatch
+WORKDIR /var/lib/fraudwatch
+# 9108: /metrics; 9060: HEP collector (udp and tcp)
+EXPOSE 9108 9060/udp 9060/tcp
+ENTRYPOINT ["fraudwatch"]
+CMD ["demo"]
