@@ -156,7 +156,7 @@ def make_sms(time, sender, recipient, text, direction, origin: str, attrs,
     else:
         direction = "mt"
     return Sms(t, sender, recipient, text if text != "" else None, direction, origin,
-               attrs if attrs is not None else {})
+               attrs if attrs is not None else _NO_ATTRS)
 
 
 def _int_or_none(value, what: str) -> int | None:
@@ -177,7 +177,7 @@ def make_registration(time, line, contact_ip, user_agent, status, expires, origi
         raise RowError("missing contact_ip")
     return Registration(t, line, contact_ip, user_agent or "", _int_or_none(status, "status"),
                         _int_or_none(expires, "expires"), origin,
-                        attrs if attrs is not None else {})
+                        attrs if attrs is not None else _NO_ATTRS)
 
 
 def make_feedback(time, number, kind, about, alert_id, origin: str, attrs,
@@ -188,7 +188,7 @@ def make_feedback(time, number, kind, about, alert_id, origin: str, attrs,
     if kind not in _FEEDBACK_KINDS:
         raise RowError("bad feedback kind")
     return Feedback(t, number, kind, about or "", alert_id or "", origin,
-                    attrs if attrs is not None else {})
+                    attrs if attrs is not None else _NO_ATTRS)
 
 
 MAKERS = {"call": make_call, "sms": make_sms, "registration": make_registration,
