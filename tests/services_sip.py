@@ -1,0 +1,124 @@
+"""Real SIP tools for tests: sngrep (HEP sender/decoder), sipp (call generator), tshark.
+
+Everything runs on 127.0.0.1, on free ports, bounded in time. Import the helpers in test
+files; nothing here is a fixture in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.utils import wrpcap
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PCAPS = SHARED_DATA / "pcap"
+HEP_PCAPS = PCAPS / "hep-wireshark"
+
+
+def require(tool: str) -> str:
+    """The path of an installed tool; a missing one is a failure (scripts/test.sh installs it)."""
+    path = shutil.which(tool)
+    assert path, f"{tool} is not installed: run scripts/test.sh"
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A free port on 127.0.0.1 (bind port 0), for servers the test then starts."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tshark_fields(path: Path | str, fields: list[str], display_filter: str = "sip",
+                  extra: list[str] | None = None, timeout: float = 60) -> list[list[str]]:
+    """One row per packet of ``tshark -T fields`` (tab-separated fields)."""
+    cmd = [require("tshark"), "-r", str(path), "-Y", display_filter, "-T", "fields",
+           "-E", "separator=\t", "-E", "occurrence=f", *(extra or [])]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line.strip()]
+
+
+def sngrep_send_hep(path: Path | str, port: int, version: int = 3, capture_id: int = 2001,
+                    workdir: Path | None = None, timeout: float = 60) -> None:
+    """Replay a capture's SIP messages as HEP to ``127.0.0.1:port`` with the real sngrep."""
+    cmd = [require("sngrep"), "-N", "-q", "-I", str(path), "-H", f"udp:127.0.0.1:{port}"]
+    if workdir is not None:
+        conf = Path(workdir) / f"sngrep-v{version}.conf"
+        conf.write_text(f"set eep.send.version {version}\nset eep.send.id {capture_id}\n")
+        cmd[1:1] = ["-f", str(conf)]
+    subprocess.run(cmd, capture_output=True, timeout=timeout, check=True,
+                   stdin=subprocess.DEVNULL)
+
+
+def sngrep_unwrap_hep(path: Path | str, out: Path | str, timeout: float = 60) -> Path:
+    """sngrep's own HEP decoding (``-E``): writes the inner SIP of a HEP capture to ``out``."""
+    subprocess.run([require("sngrep"), "-N", "-q", "-E", "-I", str(path), "-O", str(out)],
+                   capture_output=True, timeout=timeout, check=True, stdin=subprocess.DEVNULL)
+    return Path(out)
+
+
+def write_udp_pcap(datagrams, out: Path | str) -> Path:
+    """Datagrams as plain UDP packets in a pcap, so tshark can dissect their payloads."""
+    pkts = []
+    for d in datagrams:
+        p = (Ether() / IP(src=d.src if ":" not in d.src else "10.0.0.1",
+                          dst=d.dst if ":" not in d.dst else "10.0.0.2")
+             / UDP(sport=d.sport or 5060, dport=d.dport or 5060) / d.payload)
+        p.time = d.time
+        pkts.append(p)
+    wrpcap(str(out), pkts)
+    return Path(out)
+
+
+def sip_first_line(payload: bytes) -> str:
+    """``INVITE`` for a request, the status code (``200``) for a response."""
+    line = payload.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+    if line.startswith("SIP/2.0 "):
+        return line.split()[1]
+    return line.split(" ", 1)[0]
+
+
+class Sipp:
+    """Real sipp UAS/UAC pairs on 127.0.0.1 (Debian sip-tester)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.sipp = require("sipp")
+        self.workdir = Path(workdir)
+        self._procs: list[subprocess.Popen] = []
+
+    def uas(self, port: int) -> subprocess.Popen:
+        p = subprocess.Popen([self.sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
+                              "-nostdin", "-trace_stat",
+                              "-stf", str(self.workdir / "uas.csv")],
+                             cwd=self.workdir, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self._procs.append(p)
+        return p
+
+    def uac(self, uas_port: int, port: int, calls: int, rate: int = 10,
+            timeout: float = 30) -> subprocess.CompletedProcess:
+        """Place ``calls`` calls; sipp's exit code is 0 only if every call succeeded."""
+        return subprocess.run(
+            [self.sipp, "-sn", "uac", f"127.0.0.1:{uas_port}", "-m", str(calls),
+             "-r", str(rate), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
+             "-timeout", f"{int(timeout)}s", "-trace_stat", "-stf",
+             str(self.workdir / "uac.csv")],
+            cwd=self.workdir, capture_output=True, timeout=timeout + 10)
+
+    def stop(self) -> None:
+        for p in self._procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        self._procs.clear()
