@@ -68,7 +68,9 @@ _TRANSPORTS = {17: "udp", 6: "tcp", 132: "sctp"}
 _U16 = struct.Struct(">H")
 _CHUNK = struct.Struct(">HHH")
 _V12 = struct.Struct(">BBBBHH")
-_V2_TIME = struct.Struct("<IIH")  # host order on the (little-endian) agents that send v2
+#: C struct {u32 sec; u32 usec; u16 captid} padded to 12 bytes, in the (little-endian)
+#: host order of the agents that send v2 (Kamailio, sngrep)
+_V2_TIME = struct.Struct("<IIHxx")
 #: a gzip payload may not inflate beyond this (decompression bombs)
 MAX_INFLATED = 1 << 20
 
@@ -243,14 +245,14 @@ def _decode_v12(frame: bytes, received: float, origin: str) -> Datagram:
     attrs: dict = {"hep_version": version}
     time = received
     if version == 2:
-        if len(frame) < pos + 10:
+        if len(frame) < pos + _V2_TIME.size:
             raise HepError("hep: frame shorter than its header")
         sec, usec, capture_id = _V2_TIME.unpack_from(frame, pos)
         if usec >= 1_000_000:
             raise HepError("hep: bad microseconds")
         time = sec + usec / 1e6
         attrs["capture_id"] = capture_id
-        pos += 10
+        pos += _V2_TIME.size
     payload = frame[pos:]
     if not payload:
         raise HepError("hep: no payload chunk")
@@ -297,6 +299,8 @@ class HepDecoder:
         self.errors: Counter = Counter()
         #: the last few rejects: (origin, reason), for reports
         self.rejects: list[tuple[str, str]] = []
+        #: the reason of the latest reject
+        self.last_reason = ""
 
     def decode(self, frame: bytes, received: float = 0.0, origin: str = "") -> Datagram | None:
         self.frames += 1
@@ -314,6 +318,7 @@ class HepDecoder:
 
     def _reject(self, origin: str, reason: str) -> None:
         self.errors[reason] += 1
+        self.last_reason = reason
         if len(self.rejects) < 100:
             self.rejects.append((origin, reason))
 
