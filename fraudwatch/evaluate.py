@@ -130,6 +130,8 @@ def evaluate(labels: dict, alerts: Iterable[dict]) -> dict[str, Any]:
 def evaluate_files(labels_path: str | Path, alerts_path: str | Path) -> dict[str, Any]:
     """:func:`evaluate` on files; unusable alert lines are counted and listed, not fatal."""
     labels = json.loads(Path(labels_path).read_text(encoding="utf-8"))
+    if not isinstance(labels, dict) or not isinstance(labels.get("scenarios"), list):
+        raise ValueError("expected an object with a 'scenarios' list")
     alerts, problems = read_alerts(alerts_path)
     result = evaluate(labels, alerts)
     result["bad_alert_lines"] = len(problems)

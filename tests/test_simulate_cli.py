@@ -1,0 +1,47 @@
+"""``fraudwatch simulate``: determinism, options, user errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from fraudwatch.cli import main
+
+FILES = ("calls.csv", "sms.csv", "registrations.csv", "feedback.csv", "labels.json", "calls.pcap")
+
+
+def digests(directory) -> dict[str, str]:
+    return {f: hashlib.sha256((directory / f).read_bytes()).hexdigest() for f in FILES}
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path, capsys):
+    args = ["simulate", "--days", "2", "--subscribers", "1000", "--pcap", "-q"]
+    assert main([*args, "--seed", "9", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--seed", "9", "--out", str(tmp_path / "b")]) == 0
+    assert main([*args, "--seed", "10", "--out", str(tmp_path / "c")]) == 0
+    a, b, c = (digests(tmp_path / x) for x in "abc")
+    assert a == b
+    assert all(a[f] != c[f] for f in FILES)
+    out = capsys.readouterr().out
+    assert "calls.csv" in out and "labels" in out
+
+
+def test_start_and_scale_options(tmp_path):
+    assert main(["simulate", "--out", str(tmp_path), "--days", "1", "--subscribers", "3000",
+                 "--seed", "2", "--start", "2026-12-01T00:00:00+08:00", "-q"]) == 0
+    labels = json.loads((tmp_path / "labels.json").read_text(encoding="utf-8"))
+    assert labels["start"] == "2026-12-01T00:00:00+08:00"
+    assert labels["end"] == "2026-12-02T00:00:00+08:00"
+    assert labels["subscribers"] == 3000 and labels["days"] == 1
+    first = (tmp_path / "calls.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert first.startswith("2026-12-01T")
+    assert not (tmp_path / "calls.pcap").exists()
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path), "--days", "0"]) == 2
+    assert main(["simulate", "--out", str(tmp_path), "--start", "yesterday"]) == 2
+    (tmp_path / "file").write_text("x")
+    assert main(["simulate", "--out", str(tmp_path / "file"), "--days", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(e.startswith("fraudwatch simulate: ") for e in err)
