@@ -41,7 +41,8 @@ from pathlib import Path
 
 from detector.alerts import KINDS, Alert
 
-_DIGITS = re.compile(r"\+?\d[\d\- ]{3,}\d")
+# Number-like runs (5+ digits, maybe after +) and IPv4 addresses.
+_DIGITS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b|\+?\d{5,}")
 
 
 def mask(number: str) -> str:
@@ -107,6 +108,8 @@ class Pseudonymizer:
 
         >>> Pseudonymizer(b"k", mode="mask").scrub("29 calls from 02161234567 to 13812345678")
         '29 calls from 021****4567 to 138****5678'
+        >>> Pseudonymizer(b"k", mode="mask").scrub("41 REGISTER from 203.0.113.9 in 60 s")
+        '41 REGISTER from 203.***** in 60 s'
         """
         return _DIGITS.sub(lambda m: self(m.group(0)), text)
 

@@ -217,8 +217,12 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
                                      rules), p) for p in paths]
     merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_event_time)
 
+    annotate = getattr(metrics, "annotate", None)  # puts the subject's pseudonym in evidence
+
     def emit(alerts: list[Alert]) -> None:
         for a in alerts:
+            if annotate is not None:
+                annotate(a)  # before the log: the log maps pseudonyms back to numbers
             summary.alerts.append(a)
             if log is not None:
                 log.write(a)

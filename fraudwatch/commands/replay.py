@@ -38,16 +38,49 @@ def add_parser(sub) -> None:
     p.add_argument("--lateness", metavar="DURATION",
                    help="allowed out-of-order lateness, e.g. 2h (default from rules/settings.yaml)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_alerting_options(p)
+
+
+def add_alerting_options(p) -> None:
+    g = p.add_argument_group("metrics and alert delivery")
+    g.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus /metrics on 127.0.0.1:PORT while replaying "
+                        "(0: any free port, printed on stderr)")
+    g.add_argument("--metrics-address", default="127.0.0.1", metavar="ADDR",
+                   help="address to serve /metrics on (default 127.0.0.1)")
+    g.add_argument("--metrics-linger", type=float, default=0.0, metavar="SECONDS",
+                   help="keep serving /metrics this long after the replay ends, so "
+                        "Prometheus can scrape the final state")
+    g.add_argument("--alertmanager", metavar="URL",
+                   help="push each alert at once to this Alertmanager (v2 API), "
+                        "e.g. http://127.0.0.1:9093")
+    g.add_argument("--outbox", metavar="DIR",
+                   help="durable outbox for Alertmanager delivery (default: beside the "
+                        "alert log); undelivered alerts are resent on the next run")
+    g.add_argument("--pseudonym-key-file", metavar="FILE",
+                   help="secret key naming subjects in metrics and Alertmanager labels "
+                        "(HMAC-SHA256); default $FRAUDWATCH_PSEUDONYM_KEY or a random key")
+    g.add_argument("--suspects-per-kind", type=int, default=20, metavar="N",
+                   help="at most N active suspects per kind in fraudwatch_suspect_score")
 
 
 def run(args) -> int:
-    summary = replay(args.paths, alerts_path=args.alerts, rules_dir=args.rules, kind=args.kind,
-                     lateness=args.lateness, quarantine_path=args.quarantine, tz=args.tz,
-                     mapping=parse_mapping(args.mapping), progress=not args.json)
-    if args.json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False))
-    else:
-        print_summary(summary, args.alerts)
+    delivery = _Delivery.from_args(args)
+    try:
+        summary = replay(args.paths, alerts_path=args.alerts, rules_dir=args.rules,
+                         kind=args.kind, lateness=args.lateness,
+                         quarantine_path=args.quarantine, tz=args.tz,
+                         mapping=parse_mapping(args.mapping), progress=not args.json,
+                         metrics=delivery.metrics, on_alert=delivery.on_alert)
+        delivery.finish()
+        if args.json:
+            print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print_summary(summary, args.alerts)
+            sys.stdout.flush()
+        delivery.linger_on()
+    finally:
+        delivery.close()
     return 0
 
 
@@ -82,3 +115,87 @@ def print_summary(s: ReplaySummary, alerts_path: str | None, out=sys.stdout) -> 
         for kind in sorted({k for k, _ in counts}):
             w(f"  {kind:<18}" + "".join(f"{counts.get((kind, sev), 0):>9,}"
                                         for sev in ("critical", "warning", "info")) + "\n")
+
+
+class _Delivery:
+    """Metrics server and Alertmanager outbox of one replay (all optional)."""
+
+    def __init__(self) -> None:
+        self.metrics = None
+        self.outbox = None
+        self.server = None
+        self.linger = 0.0
+
+    @classmethod
+    def from_args(cls, args) -> _Delivery:
+        from pathlib import Path
+
+        from fraudwatch.errors import UserError
+
+        d = cls()
+        port = getattr(args, "metrics_port", None)
+        am_url = getattr(args, "alertmanager", None)
+        outbox_dir = getattr(args, "outbox", None)
+        if port is None and not am_url and not outbox_dir:
+            return d
+        from detector.metrics import FraudwatchMetrics
+        from detector.suspects import Pseudonymizer
+
+        try:
+            pseudo = Pseudonymizer.from_key_file(getattr(args, "pseudonym_key_file", None))
+        except (OSError, ValueError) as e:
+            raise UserError(f"--pseudonym-key-file: {e}") from None
+        d.metrics = FraudwatchMetrics(pseudo, suspects_per_kind=args.suspects_per_kind)
+        d.linger = max(0.0, float(getattr(args, "metrics_linger", 0.0) or 0.0))
+        if port is not None:
+            if not 0 <= port <= 65535:
+                raise UserError(f"--metrics-port must be 0..65535, not {port}")
+            try:
+                d.server = d.metrics.serve(port, args.metrics_address)
+            except OSError as e:
+                raise UserError(f"--metrics-port {port}: {e.strerror or e}") from None
+            print(f"metrics on http://{args.metrics_address}:{d.server.server_port}/metrics",
+                  file=sys.stderr, flush=True)
+        if am_url or outbox_dir:
+            from fraudwatch.alertmanager import AlertmanagerClient, Outbox
+
+            if am_url and not am_url.startswith(("http://", "https://")):
+                raise UserError(f"--alertmanager expects an http(s) URL, not {am_url!r}")
+            directory = Path(outbox_dir) if outbox_dir else \
+                Path(args.alerts).with_suffix(".outbox")
+            try:
+                d.outbox = Outbox(directory, AlertmanagerClient(am_url) if am_url else None,
+                                  pseudo)
+            except OSError as e:
+                raise UserError(f"--outbox {directory}: {e.strerror or e}") from None
+            if am_url:
+                d.outbox.start()
+        return d
+
+    def on_alert(self, alert) -> None:
+        if self.outbox is not None:
+            self.outbox.add(alert)
+            if self.metrics is not None:
+                self.metrics.checkpointed()
+
+    def finish(self) -> None:
+        if self.metrics is not None:
+            self.metrics.checkpointed()  # the alert log is closed (complete) by now
+        if self.outbox is not None and self.outbox.client is not None:
+            if not self.outbox.flush(timeout=max(5.0, self.linger)):
+                print(f"alertmanager: {len(self.outbox.pending)} alert(s) not delivered yet; "
+                      f"kept in {self.outbox.dir} for the next run", file=sys.stderr)
+
+    def linger_on(self) -> None:
+        """Keep /metrics up after the replay so Prometheus scrapes the final state."""
+        import time
+
+        if self.server is not None and self.linger > 0:
+            time.sleep(self.linger)
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
