@@ -86,7 +86,10 @@ def sip_first_line(payload: bytes) -> str:
 
 
 class Sipp:
-    """Real sipp UAS/UAC pairs on 127.0.0.1 (Debian sip-tester)."""
+    """Real sipp UAS/UAC pairs on 127.0.0.1 (Debian sip-tester), on free ports.
+
+    Media ports (``-mp``) are chosen free too: helpers run sipp at the same time.
+    """
 
     def __init__(self, workdir: Path) -> None:
         self.sipp = require("sipp")
@@ -95,22 +98,27 @@ class Sipp:
 
     def uas(self, port: int) -> subprocess.Popen:
         p = subprocess.Popen([self.sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
-                              "-nostdin", "-trace_stat",
-                              "-stf", str(self.workdir / "uas.csv")],
+                              "-mp", str(free_port()), "-nostdin"],
                              cwd=self.workdir, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         self._procs.append(p)
         return p
 
-    def uac(self, uas_port: int, port: int, calls: int, rate: int = 10,
-            timeout: float = 30) -> subprocess.CompletedProcess:
-        """Place ``calls`` calls; sipp's exit code is 0 only if every call succeeded."""
-        return subprocess.run(
+    def uac(self, uas_port: int, port: int, calls: int, rate: int = 20,
+            timeout: float = 30) -> dict[str, str]:
+        """Place ``calls`` calls; sipp's exit code (0: every call succeeded) and its own
+        final statistics (``-trace_stat``), e.g. ``stats["SuccessfulCall(C)"]``."""
+        stats_file = self.workdir / f"uac-{port}.csv"
+        done = subprocess.run(
             [self.sipp, "-sn", "uac", f"127.0.0.1:{uas_port}", "-m", str(calls),
-             "-r", str(rate), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
-             "-timeout", f"{int(timeout)}s", "-trace_stat", "-stf",
-             str(self.workdir / "uac.csv")],
-            cwd=self.workdir, capture_output=True, timeout=timeout + 10)
+             "-r", str(rate), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
+             "-nostdin", "-timeout", f"{int(timeout)}s", "-trace_stat", "-stf", str(stats_file)],
+            cwd=self.workdir, capture_output=True, timeout=timeout + 10,
+            stdin=subprocess.DEVNULL)
+        lines = [ln for ln in stats_file.read_text().splitlines() if ln.strip()]
+        stats = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+        stats["exit_code"] = str(done.returncode)
+        return stats
 
     def stop(self) -> None:
         for p in self._procs:
