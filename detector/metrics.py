@@ -35,6 +35,7 @@ from prometheus_client import (
     CollectorRegistry,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     start_http_server,
 )
@@ -185,6 +186,8 @@ class FraudwatchMetrics:
                                 "detection kind.", ["kind"], registry=r,
                                 buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0))
         r.register(_SuspectCollector(self.suspects, self._lock))
+        # process_resident_memory_bytes etc., to compare with the state estimate
+        ProcessCollector(registry=r)
         # Every series of the fixed vocabularies exists from the start (at 0), so rates
         # and "absent" checks work before the first event of a kind.
         for kind in KINDS:
@@ -202,6 +205,10 @@ class FraudwatchMetrics:
             self.records.labels(self.source or "other", kind)
         self.quarantined.labels(self.source or "other", "other")
         self.malformed.labels("pcap", "other")
+        for method in SIP_METHODS:
+            self.sip.labels("request", method)
+        for cls in SIP_STATUS_CLASSES:
+            self.sip.labels("response", cls)
         self.input_bytes.labels(self.source or "other")
 
     # -- updates -------------------------------------------------------------------------

@@ -300,3 +300,20 @@ def test_every_rule_expression_returns_data(stack):
         except TimeoutError:
             empty.append(query)
     assert not empty, f"rule queries without data: {empty}"
+
+
+def test_every_dashboard_query_returns_data(stack):
+    """Each Grafana panel query (variables substituted) has data on a live detector."""
+    from tests.test_dashboards_lint import dashboard_queries
+
+    prom = stack["prom"]
+    wait_until(lambda: prom.query("fraudwatch_records_total"), 15, what="first scrape")
+    queries = dashboard_queries()
+    assert len(queries) > 30
+    empty = []
+    for board, title, expr in queries:
+        try:
+            wait_until(lambda q=expr: prom.query(q), 10, what=expr)
+        except TimeoutError:
+            empty.append(f"{board} / {title}: {expr}")
+    assert not empty, "dashboard queries without data:\n" + "\n".join(empty)
