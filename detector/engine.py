@@ -35,8 +35,17 @@ _HANDLERS = {Call: "on_call", Sms: "on_sms", Registration: "on_registration",
 
 def load_detector(kind: str, rules: RuleSet) -> Detector:
     """The detector of a kind: module ``detector.<kind>`` exposes it as ``DETECTOR``."""
-    module = importlib.import_module(f"detector.{kind}")
+    try:
+        module = importlib.import_module(f"detector.{kind}")
+    except ModuleNotFoundError as e:
+        if e.name != f"detector.{kind}":
+            raise
+        raise UnknownDetector(f"rule kind {kind!r} has no detector module detector.{kind}") from None
     return module.DETECTOR(rules)
+
+
+class UnknownDetector(ValueError):
+    """A rule names a detection kind this build has no detector for."""
 
 
 @dataclass

@@ -21,7 +21,7 @@ from capture.detect import FileFormat, UnknownFormat, detect
 from capture.fields import UTC, RowError
 from capture.quarantine import Quarantine
 from detector.alerts import Alert, AlertLog, iso
-from detector.engine import Engine
+from detector.engine import Engine, UnknownDetector
 from detector.rulefiles import RuleSet
 from fraudwatch.errors import UserError
 
@@ -206,7 +206,10 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     if quarantine_path is not None and Path(quarantine_path).exists():
         Path(quarantine_path).unlink()
     quarantine = Quarantine(quarantine_path)
-    engine = engine or Engine(rules, kinds=kinds, lateness=lateness)
+    try:
+        engine = engine or Engine(rules, kinds=kinds, lateness=lateness)
+    except (UnknownDetector, KeyError, ValueError) as e:
+        raise UserError(f"rules {rules.root}: {e}") from None
     log = None
     if alerts_path is not None:
         Path(alerts_path).parent.mkdir(parents=True, exist_ok=True)
