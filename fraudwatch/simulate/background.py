@@ -20,7 +20,7 @@ import numpy as np
 
 from fraudwatch.simulate import phonebook, texts
 from fraudwatch.simulate.population import LINE_TYPES, Population
-from fraudwatch.simulate.rhythm import HOURLY, TZ_OFFSET, WEEKLY, sample_times, weekday
+from fraudwatch.simulate.rhythm import HOURLY, TZ_OFFSET, WEEKLY, weekday
 from fraudwatch.simulate.tables import Table
 
 DISPOSITION_SHARES = {"BUSY": 0.25, "NO ANSWER": 0.45, "CANCELLED": 0.2, "FAILED": 0.1}
@@ -102,7 +102,10 @@ class Background:
         self.pop = population
         self.seed = seed
         rng = np.random.default_rng([seed, 11])
-        self.mobiles = np.flatnonzero(population.line_types == "mobile")
+        self.by_type = {name: np.flatnonzero(population.line_types == name)
+                        for name in LINE_TYPES}
+        self.mobiles = self.by_type["mobile"]
+        self.sip_lines = population.sip_lines()
         self.courier_mobiles = phonebook.mobiles(rng, max(5, len(population) // 400)).astype(object)
         self.otp_ports = np.array([phonebook.sms_port(rng, "1069") for _ in texts.PLATFORMS],
                                   dtype=object)
@@ -113,27 +116,35 @@ class Background:
         # (port index * N + recipient index) -> time the opt-out took effect
         self.opted_out: dict[int, int] = {}
 
-    def rng(self, day: int, part: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, 100 + part, day])
+    def rng(self, day: int, hour: int, part: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 100 + part, day, hour])
 
     def day(self, day: int, day_start: int) -> dict[str, Table]:
-        return {"call": self.calls(day, day_start), "sms": self.sms(day, day_start),
-                "registration": self.registrations(day, day_start),
-                "feedback": self.feedback(day, day_start)}
+        """A whole day (the 24 hourly slices concatenated)."""
+        hours = [self.hour(day, h, day_start) for h in range(24)]
+        return {k: Table.concat(k, [h[k] for h in hours]) for k in hours[0]}
+
+    def hour(self, day: int, hour: int, day_start: int) -> dict[str, Table]:
+        """One local hour of traffic. Volumes are Poisson per subscriber and hour, so
+        slicing the day by hour keeps memory to an hour's traffic at any scale."""
+        t0 = day_start + hour * 3600
+        return {"call": self.calls(day, hour, t0, weekday(day_start)),
+                "sms": self.sms(day, hour, t0),
+                "registration": self.registrations(t0),
+                "feedback": self.feedback(day, hour, t0)}
 
     # -- calls -------------------------------------------------------------------------
-    def calls(self, day: int, day_start: int) -> Table:
-        rng = self.rng(day, 1)
+    def calls(self, day: int, hour: int, t0: int, wd: int) -> Table:
+        rng = self.rng(day, hour, 1)
         pop = self.pop
-        wd = weekday(day_start)
         parts = []
         for name in LINE_TYPES:
-            idx = np.flatnonzero(pop.line_types == name)
+            idx = self.by_type[name]
+            factor = WEEKLY[name][wd] * HOURLY[name][hour]
             # calls placed by subscribers
-            counts = rng.poisson(pop.out_rate[idx] * WEEKLY[name][wd])
-            caller = np.repeat(idx, counts)
+            caller = np.repeat(idx, rng.poisson(pop.out_rate[idx] * factor))
             n = len(caller)
-            start = sample_times(rng, day_start, name, n)
+            start = t0 + rng.integers(0, 3600, n)
             dest = rng.random(n)
             callee = external_domestic(rng, n)
             onnet = dest < 0.35
@@ -155,52 +166,54 @@ class Background:
                 user_agent=pop.user_agent[caller] if fixed else "",
                 src_ip=pop.device_ip[caller] if fixed else ""))
             # calls received from other operators
-            counts = rng.poisson(pop.in_rate[idx] * WEEKLY[name][wd])
-            callee_i = np.repeat(idx, counts)
+            callee_i = np.repeat(idx, rng.poisson(pop.in_rate[idx] * factor))
             n = len(callee_i)
             parts.append(call_table(
-                rng, sample_times(rng, day_start, name, n), external_domestic(rng, n),
+                rng, t0 + rng.integers(0, 3600, n), external_domestic(rng, n),
                 pop.numbers[callee_i], 0.66, median, ingress="domestic", callee_line=name))
-        parts.append(self._international(rng, day_start))
-        parts.append(self._couriers(rng, day_start))
+        parts.append(self._international(rng, t0, hour))
+        parts.append(self._couriers(rng, t0, hour))
         return Table.concat("call", parts)
 
-    def _international(self, rng: np.random.Generator, day_start: int) -> Table:
+    def _international(self, rng: np.random.Generator, t0: int, hour: int) -> Table:
         pop = self.pop
-        n = int(rng.poisson(INTL_IN_RATE * len(pop)))
+        n = int(rng.poisson(INTL_IN_RATE * len(pop) * HOURLY["mobile"][hour]))
         callee = rng.integers(0, len(pop), n)
-        return call_table(rng, sample_times(rng, day_start, "mobile", n),
-                          low_risk_international(rng, n), pop.numbers[callee], 0.6, 150.0,
-                          ingress="international", callee_line=pop.line_types[callee])
+        return call_table(rng, t0 + rng.integers(0, 3600, n), low_risk_international(rng, n),
+                          pop.numbers[callee], 0.6, 150.0, ingress="international",
+                          callee_line=pop.line_types[callee])
 
-    def _couriers(self, rng: np.random.Generator, day_start: int) -> Table:
+    def _couriers(self, rng: np.random.Generator, t0: int, hour: int) -> Table:
+        """Deliveries are announced between 08:00 and 20:00."""
+        if not 8 <= hour < 20:
+            return Table.empty("call")
         pop = self.pop
-        n = int(rng.poisson(COURIER_RATE * len(pop)))
+        n = int(rng.poisson(COURIER_RATE * len(pop) / 12))
         callee = self.mobiles[rng.integers(0, len(self.mobiles), n)]
         caller = self.courier_mobiles[rng.integers(0, len(self.courier_mobiles), n)]
         hot = rng.random(n) < 0.4
         caller[hot] = np.array(COURIER_HOTLINES, dtype=object)[rng.integers(0, 2, int(hot.sum()))]
-        start = day_start + 8 * 3600 + rng.integers(0, 12 * 3600, n)
-        return call_table(rng, start, caller, pop.numbers[callee], 0.75, 30.0, sigma=0.6,
-                          ingress="domestic", callee_line="mobile")
+        return call_table(rng, t0 + rng.integers(0, 3600, n), caller, pop.numbers[callee], 0.75,
+                          30.0, sigma=0.6, ingress="domestic", callee_line="mobile")
 
     # -- SMS ---------------------------------------------------------------------------
-    def sms(self, day: int, day_start: int) -> Table:
-        rng = self.rng(day, 2)
+    def sms(self, day: int, hour: int, t0: int) -> Table:
+        rng = self.rng(day, hour, 2)
         pop = self.pop
         mob = self.mobiles
         nm = len(mob)
+        share = HOURLY["mobile"][hour]
         parts = []
         # verification codes
-        n = int(rng.poisson(SMS_RATES["otp"] * nm))
+        n = int(rng.poisson(SMS_RATES["otp"] * nm * share))
         platform = rng.integers(0, len(texts.PLATFORMS), n)
         parts.append(Table.build(
-            "sms", n, time=sample_times(rng, day_start, "mobile", n),
-            sender=self.otp_ports[platform], recipient=pop.numbers[mob[rng.integers(0, nm, n)]],
+            "sms", n, time=t0 + rng.integers(0, 3600, n), sender=self.otp_ports[platform],
+            recipient=pop.numbers[mob[rng.integers(0, nm, n)]],
             text=texts.otp_texts(rng, platform, rng.integers(0, 1_000_000, n)), direction="mt"))
         # bank notices
-        n = int(rng.poisson(SMS_RATES["bank"] * nm))
-        t = sample_times(rng, day_start, "mobile", n)
+        n = int(rng.poisson(SMS_RATES["bank"] * nm * share))
+        t = t0 + rng.integers(0, 3600, n)
         bank = rng.integers(0, len(texts.BANKS), n)
         parts.append(Table.build(
             "sms", n, time=t, sender=np.array([b for b, _ in texts.BANKS], dtype=object)[bank],
@@ -208,24 +221,24 @@ class Background:
             text=[texts.bank_text(rng, b, local_parts(x)) for b, x in zip(bank.tolist(), t.tolist(),
                                                                          strict=True)],
             direction="mt"))
-        parts.append(self._marketing(rng, day_start))
+        parts.append(self._marketing(rng, t0, hour))
         # person to person
-        n = int(rng.poisson(SMS_RATES["p2p"] * nm))
+        n = int(rng.poisson(SMS_RATES["p2p"] * nm * share))
         sub = pop.numbers[mob[rng.integers(0, nm, n)]]
         other = phonebook.mobiles(rng, n).astype(object)
         mo = rng.random(n) < 0.3
         parts.append(Table.build(
-            "sms", n, time=sample_times(rng, day_start, "mobile", n),
+            "sms", n, time=t0 + rng.integers(0, 3600, n),
             sender=np.where(mo, sub, other), recipient=np.where(mo, other, sub),
             text=np.array(texts.P2P, dtype=object)[rng.integers(0, len(texts.P2P), n)],
             direction=np.where(mo, "mo", "mt").astype(object)))
         return Table.concat("sms", parts)
 
-    def _marketing(self, rng: np.random.Generator, day_start: int) -> Table:
+    def _marketing(self, rng: np.random.Generator, t0: int, hour: int) -> Table:
         pop = self.pop
         nm = len(self.mobiles)
-        n = int(rng.poisson(SMS_RATES["marketing"] * nm))
-        t = np.sort(sample_times(rng, day_start, "marketing", n))
+        n = int(rng.poisson(SMS_RATES["marketing"] * nm * HOURLY["marketing"][hour]))
+        t = np.sort(t0 + rng.integers(0, 3600, n))
         port = rng.integers(0, MARKETING_PORTS, n)
         recip = self.mobiles[rng.integers(0, nm, n)]
         key = port.astype(np.int64) * len(pop) + recip
@@ -260,23 +273,21 @@ class Background:
         return Table.concat("sms", [body, Table.from_rows("sms", replies + confirms)])
 
     # -- registrations and feedback ----------------------------------------------------
-    def registrations(self, day: int, day_start: int) -> Table:
+    def registrations(self, t0: int) -> Table:
+        """Every VoIP line refreshes its registration once an hour, at its own phase."""
         pop = self.pop
-        lines = pop.sip_lines()
-        per_day = 86400 // REGISTER_INTERVAL
-        line = np.repeat(lines, per_day)
-        k = np.tile(np.arange(per_day), len(lines))
-        t = day_start + pop.register_phase[line] + k * REGISTER_INTERVAL
-        return Table.build("registration", len(line), time=t, line=pop.numbers[line],
-                           contact_ip=pop.device_ip[line], user_agent=pop.user_agent[line],
-                           status=200, expires=REGISTER_INTERVAL)
+        lines = self.sip_lines
+        return Table.build("registration", len(lines), time=t0 + pop.register_phase[lines],
+                           line=pop.numbers[lines], contact_ip=pop.device_ip[lines],
+                           user_agent=pop.user_agent[lines], status=200,
+                           expires=REGISTER_INTERVAL)
 
-    def feedback(self, day: int, day_start: int) -> Table:
+    def feedback(self, day: int, hour: int, t0: int) -> Table:
         """A trickle of complaints about marketing ports, as any operator receives."""
-        rng = self.rng(day, 3)
-        n = int(rng.poisson(0.002 * len(self.mobiles)))
+        rng = self.rng(day, hour, 3)
+        n = int(rng.poisson(0.002 * len(self.mobiles) * HOURLY["business"][hour]))
         who = self.pop.numbers[self.mobiles[rng.integers(0, len(self.mobiles), n)]]
-        return Table.build("feedback", n, time=sample_times(rng, day_start, "business", n),
+        return Table.build("feedback", n, time=t0 + rng.integers(0, 3600, n),
                            number=who, kind=np.array(["complaint", "opt_out"], dtype=object)[
                                rng.integers(0, 2, n)],
                            about=self.marketing_ports[rng.integers(0, MARKETING_PORTS, n)])

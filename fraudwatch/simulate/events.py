@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from fraudwatch.simulate.background import RING
-from fraudwatch.simulate.tables import COLUMNS, Table
+from fraudwatch.simulate.tables import COLUMNS, EMPTY, Table
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -53,20 +53,21 @@ class Events:
         self.rows["sms"].append((int(t), sender, recipient, text, direction))
 
     def registration(self, t: int, line: str, contact_ip: str, user_agent: str, status: int,
-                     expires: int | str = "") -> None:
+                     expires: int = EMPTY) -> None:
         self.rows["registration"].append((int(t), line, contact_ip, user_agent, status, expires))
 
     def feedback(self, t: int, number: str, kind: str, about: str = "") -> None:
         self.rows["feedback"].append((int(t), number, kind, about, ""))
 
-    def by_day(self, t_start: int, days: int) -> list[dict[str, Table]]:
-        """The rows split into the simulated days they start in (clamped to the period)."""
-        out: list[dict[str, list]] = [{k: [] for k in COLUMNS} for _ in range(days)]
+    def by_hour(self, t_start: int, hours: int) -> dict[int, dict[str, list[tuple]]]:
+        """The rows split into the simulated hours they start in (clamped to the period)."""
+        out: dict[int, dict[str, list[tuple]]] = {}
         for kind, rows in self.rows.items():
             for row in rows:
-                d = min(max(int((row[0] - t_start) // 86400), 0), days - 1)
-                out[d][kind].append(row)
-        return [{k: Table.from_rows(k, v) for k, v in day.items()} for day in out]
+                h = min(max(int((row[0] - t_start) // 3600), 0), hours - 1)
+                out.setdefault(h, {k: [] for k in COLUMNS})[kind].append(row)
+            rows.clear()
+        return out
 
     def apply_to_background(self, tables: dict[str, Table]) -> dict[str, Table]:
         """Occupied lines answer BUSY; replaced gateways stop registering."""

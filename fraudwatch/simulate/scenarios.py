@@ -406,14 +406,14 @@ def sip_scan(ctx: Context, i: int, n: int) -> dict:
     span = int(targets * 2 / per_s) + 60
     onset = ctx.onset(i, n, span)
     first_ext = int(rng.choice([100, 1000, 2000, 8000]))
-    t = float(onset)
+    times = (onset + np.cumsum(rng.exponential(1 / per_s, 2 * targets))).astype(np.int64)
     for k in range(targets):
-        ev.options.append((int(t), src, str(first_ext + k), agent))
-        t += rng.exponential(1 / per_s)
+        ev.options.append((int(times[k]), src, str(first_ext + k), agent))
+    statuses = rng.choice([404, 401, 403], targets, p=[0.7, 0.2, 0.1])
     for k in range(targets):
-        status = int(rng.choice([404, 401, 403], p=[0.7, 0.2, 0.1]))
-        ev.registration(int(t), str(first_ext + k), src, agent, status)
-        t += rng.exponential(1 / per_s)
+        ev.registration(int(times[targets + k]), str(first_ext + k), src, agent,
+                        int(statuses[k]))
+    t = int(times[-1])
     return label("sip_scan", src, None, onset, int(t), user_agent=agent, extensions=targets,
                  first_extension=first_ext, rate_per_s=round(per_s, 1),
                  registers=targets, options=targets)

@@ -63,14 +63,17 @@ def simulate(out: str | Path, *, days: int = 7, subscribers: int = 20_000, seed:
     ctx = scenarios.Context(np.random.default_rng([seed, 2]), pop, bg, events, t_start, t_end)
     labelled = scenarios.inject(ctx)
     hard = negatives.inject(ctx)
-    per_day = events.by_day(t_start, days)
+    per_hour = events.by_hour(t_start, days * 24)
     sinks = Sinks(out)
     for d in range(days):
         day_start = t_start + d * 86400
-        tables = events.apply_to_background(bg.day(d, day_start))
-        merged = {k: Table.concat(k, [tables[k], per_day[d][k]]) for k in tables}
-        sinks.add(merged, day_start + 86400)
-        per_day[d] = {}
+        for h in range(24):
+            tables = events.apply_to_background(bg.hour(d, h, day_start))
+            injected = per_hour.pop(d * 24 + h, None)
+            if injected:
+                tables = {k: Table.concat(k, [t, Table.from_rows(k, injected[k])])
+                          for k, t in tables.items()}
+            sinks.add(tables, day_start + (h + 1) * 3600)
         if progress:
             progress(d + 1, days)
     rows = sinks.close()

@@ -23,8 +23,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "registration": ("time", "line", "contact_ip", "user_agent", "status", "expires"),
     "feedback": ("time", "number", "kind", "about", "alert_id"),
 }
-# status and expires stay objects: a failed REGISTER has no expiry (written empty).
-INT_COLUMNS = {"start", "end", "time", "duration"}
+INT_COLUMNS = {"start", "end", "time", "duration", "status", "expires"}
+#: value of an integer column that is written empty (a failed REGISTER has no expiry)
+EMPTY = -1
 # Column the file is ordered by: calls by end time (as switches write them), others by time.
 ORDER_BY = {"call": "end", "sms": "time", "registration": "time", "feedback": "time"}
 
