@@ -1,0 +1,267 @@
+"""International fraud calls: inbound international calls scored on fraud signs.
+
+Every inbound international call (caller presented as ``00…``/``+…``, or entering at
+the international gateway) gets a score from independent signs, combined as a noisy-OR
+(``1 - prod(1 - s)``):
+
+- the origin's risk (list ``country_risk``, region of the country code);
+- a malformed number (numbering plan: unassigned country code, over-long, impossible);
+- a domestic number on the international route (spoofed CLI);
+- one caller reaching many distinct subscribers within ``spray_window``;
+- one-ring (Wangiri) calls: unanswered, zero-length calls to several subscribers;
+- the callee's own call to a service hotline shortly before (``hotline_window``):
+  fraudsters who learn of a lost parcel or a bank dispute call back posing as the
+  company.
+
+The score becomes a severity through the rule's ``*_score`` thresholds; spoofed CLI and
+targeted calls after a hotline call are critical. A targeted call is reported per victim
+(``counterparty`` = the victim), on the call record itself; other alerts are about the
+caller (``counterparty`` None). A long answered call to the same person earlier (family
+abroad) lowers the score.
+
+State is keyed by one number: the international caller (a window of its recent calls)
+and the subscriber (time of the last call to a service number).
+
+>>> from detector.rulefiles import RuleSet
+>>> from detector.records import Call
+>>> d = IntlFraud(RuleSet.load())
+>>> a = d.on_call(Call(start=0.0, caller="+8613812345678", callee="13900000001",
+...                    ingress="international"))
+>>> a[0].severity, a[0].evidence["signals"]["spoofed_cli"]
+('critical', 0.95)
+>>> d.on_call(Call(start=0.0, caller="+14155550100", callee="13900000001", duration=900,
+...                ingress="international"))
+()
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from detector.alerts import Alert, iso
+from detector.base import NO_ALERTS, Detector
+from detector.records import Call
+from detector.rulefiles import RuleSet
+
+_NOT_DOMESTIC = ("international", "malformed")
+
+
+class _Caller:
+    """Recent calls of one international caller within the spray window."""
+
+    __slots__ = ("calls", "callees", "answered", "familiar", "first_time", "first_ref", "last")
+
+    def __init__(self, t: float, ref: str) -> None:
+        self.calls: deque[tuple[float, str, bool]] = deque()
+        self.callees: dict[str, int] = {}   # callee -> calls in the window
+        self.answered = 0                   # answered calls in the window
+        self.familiar: set[str] | None = None  # callees once answered at length
+        self.first_time = t
+        self.first_ref = ref
+        self.last = t
+
+    def add(self, t: float, callee: str, answered: bool, window: float) -> None:
+        calls, callees = self.calls, self.callees
+        horizon = t - window
+        while calls and calls[0][0] < horizon:
+            _, old, was_answered = calls.popleft()
+            n = callees[old] - 1
+            if n:
+                callees[old] = n
+            else:
+                del callees[old]
+            if was_answered:
+                self.answered -= 1
+        calls.append((t, callee, answered))
+        callees[callee] = callees.get(callee, 0) + 1
+        if answered:
+            self.answered += 1
+        self.last = t
+
+
+class IntlFraud(Detector):
+    """Scores inbound international calls; see the module docstring.
+
+    Parameters come from ``rules/detectors/intl_fraud.yaml``; origin risks from the list
+    ``country_risk`` (``rules/lists/country_risk.yaml``).
+    """
+
+    kind = "intl_fraud"
+
+    def __init__(self, rules: RuleSet) -> None:
+        super().__init__(rules)
+        p = self.rule.params
+        self.plan = rules.numbering_plan()
+        risk = dict(rules.list("country_risk", {}))
+        self.default_risk = float(risk.pop("default", 0.3))
+        self.country_risk = {str(k): float(v) for k, v in risk.items()}
+        self.info_score = float(p.get("info_score", 0.3))
+        self.warning_score = float(p.get("warning_score", 0.7))
+        self.critical_score = float(p.get("critical_score", 0.85))
+        self.origin_weight = float(p.get("origin_weight", 0.6))
+        self.malformed_score = float(p.get("malformed_score", 0.8))
+        self.spoofed_score = float(p.get("spoofed_score", 0.95))
+        self.spray_window = self.rule.duration("spray_window")
+        self.spray_callees = max(2, int(p.get("spray_callees", 5)))
+        self.spray_weight = float(p.get("spray_weight", 0.8))
+        self.wangiri_callees = max(2, int(p.get("wangiri_callees", 3)))
+        self.wangiri_weight = float(p.get("wangiri_weight", 0.85))
+        self.wangiri_dispositions = frozenset(
+            str(x).upper() for x in p.get("wangiri_dispositions", ["CANCELLED", "NO ANSWER"]))
+        self.hotline_window = self.rule.duration("hotline_window")
+        self.hotline_weight = float(p.get("hotline_weight", 0.45))
+        self.targeted_min_risk = float(p.get("targeted_min_risk", 0.5))
+        self.relative_min_duration = float(p.get("relative_min_duration", 300))
+        self.relative_discount = float(p.get("relative_discount", 0.5))
+        self._callers: dict[str, _Caller] = {}
+        #: subscriber -> (time, hotline, ref) of their last call to a service number
+        self._hotline_calls: dict[str, tuple[float, str, str]] = {}
+        self._origin_cache: dict[str, tuple] = {}
+
+    # -- hot path ------------------------------------------------------------------------
+    def on_call(self, call: Call) -> list[Alert] | tuple:
+        ingress = call.ingress
+        if ingress == "access":
+            # a subscriber's own call: remember calls to service hotlines (short numbers,
+            # so mobiles and fixed lines skip the lookup)
+            callee = call.callee
+            if call.callee_line == "service" or (
+                    len(callee) <= 10 and self.plan.classify(callee).category == "service"):
+                self._hotline_calls[call.caller] = (call.start, callee, call.ref)
+            return NO_ALERTS
+        caller = call.caller
+        if ingress != "international":
+            first = caller[:1]
+            if first != "+" and not (first == "0" and caller[1:2] == "0"):
+                return NO_ALERTS
+        return self._score(call, ingress == "international")
+
+    def _origin(self, caller: str) -> tuple:
+        """(category, region, risk, reason) of a caller, cached per number."""
+        hit = self._origin_cache.get(caller)
+        if hit is None:
+            info = self.plan.classify(caller)
+            region = info.country or "??"
+            risk = self.country_risk.get(region, self.default_risk)
+            hit = (info.category, region, risk, info.reason)
+            if len(self._origin_cache) > 100_000:
+                self._origin_cache.clear()
+            self._origin_cache[caller] = hit
+        return hit
+
+    def _score(self, call: Call, gateway: bool) -> list[Alert] | tuple:
+        caller, callee, t = call.caller, call.callee, call.start
+        category, region, risk, why = self._origin(caller)
+        signals: dict[str, float] = {}
+        if category == "malformed":
+            signals["malformed"] = self.malformed_score
+        elif category != "international":
+            if not gateway:
+                return NO_ALERTS  # a domestic number in international format, domestic route
+            signals["spoofed_cli"] = self.spoofed_score
+        else:
+            origin = risk * self.origin_weight
+            if origin > 0:
+                signals["origin"] = round(origin, 4)
+        state = self._callers.get(caller)
+        if state is None:
+            state = self._callers[caller] = _Caller(t, call.ref)
+        answered = call.disposition == "ANSWERED"
+        state.add(t, callee, answered, self.spray_window)
+        if answered and call.duration >= self.relative_min_duration:
+            if state.familiar is None:
+                state.familiar = set()
+            if len(state.familiar) < 64:
+                state.familiar.add(callee)
+        distinct = len(state.callees)
+        if distinct >= 2:
+            signals["spray"] = round(
+                self.spray_weight * min(1.0, (distinct - 1) / (self.spray_callees - 1)), 4)
+            if state.answered == 0 and not answered and call.duration <= 0 \
+                    and call.disposition in self.wangiri_dispositions:
+                signals["wangiri"] = round(self.wangiri_weight * min(
+                    1.0, (distinct - 1) / (self.wangiri_callees - 1)), 4)
+        hotline = self._hotline_calls.get(callee)
+        if hotline is not None and 0 <= t - hotline[0] <= self.hotline_window:
+            signals["after_hotline"] = self.hotline_weight
+        else:
+            hotline = None
+        if not signals:
+            return NO_ALERTS
+        keep = 1.0
+        for s in signals.values():
+            keep *= 1.0 - s
+        score = 1.0 - keep
+        number_sign = "malformed" in signals or "spoofed_cli" in signals
+        if state.familiar and callee in state.familiar and not number_sign:
+            score *= self.relative_discount
+        if score < self.info_score and not number_sign:
+            return NO_ALERTS
+        targeted = hotline is not None and (risk >= self.targeted_min_risk or number_sign)
+        if "spoofed_cli" in signals or targeted or score >= self.critical_score:
+            severity = "critical"
+        elif score >= self.warning_score:
+            severity = "warning"
+        else:
+            severity = "info"
+        evidence = {
+            "caller": caller,
+            "callee": callee,
+            "origin": region,
+            "origin_risk": round(risk, 2),
+            "number_category": category,
+            "signals": signals,
+            "score": round(score, 3),
+            "calls_in_window": len(state.calls),
+            "distinct_callees": distinct,
+            "answered_in_window": state.answered,
+            "spray_window_s": self.spray_window,
+            "spray_window": str(self.rule.params.get("spray_window")),
+            "thresholds": {"warning_score": self.warning_score,
+                           "critical_score": self.critical_score,
+                           "spray_callees": self.spray_callees,
+                           "wangiri_callees": self.wangiri_callees},
+            "ingress": call.ingress,
+            "disposition": call.disposition,
+            "duration": call.duration,
+            "first_ref": state.first_ref,
+            "first_time": iso(state.first_time),
+            "last_ref": call.ref,
+            "last_time": iso(t),
+        }
+        if why:
+            evidence["number_reason"] = why
+        if hotline is not None:
+            evidence["hotline"] = hotline[1]
+            evidence["hotline_call_time"] = iso(hotline[0])
+            evidence["hotline_call_ref"] = hotline[2]
+            evidence["minutes_after_hotline"] = round((t - hotline[0]) / 60, 1)
+        text = ", ".join(_SIGNAL_TEXT[k].format(**evidence) for k in signals)
+        return [self.alert(caller, callee if targeted else None, t, score, evidence,
+                           severity=severity, signals=text, warning_score=self.warning_score,
+                           critical_score=self.critical_score)]
+
+    # -- state ---------------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        horizon = now - self.spray_window
+        self._callers = {k: s for k, s in self._callers.items() if s.last >= horizon}
+        horizon = now - self.hotline_window
+        self._hotline_calls = {k: v for k, v in self._hotline_calls.items() if v[0] >= horizon}
+        if len(self._origin_cache) > 10_000:
+            self._origin_cache.clear()
+
+    def tracked(self) -> int:
+        return len(self._callers) + len(self._hotline_calls)
+
+
+_SIGNAL_TEXT = {
+    "origin": "origin {origin} risk {origin_risk}",
+    "malformed": "malformed number ({number_reason})",
+    "spoofed_cli": "domestic {number_category} number on the international route (spoofed CLI)",
+    "spray": "{distinct_callees} distinct callees within {spray_window}",
+    "wangiri": "one-ring calls to {distinct_callees} callees, none answered",
+    "after_hotline": "callee called hotline {hotline} {minutes_after_hotline} min before",
+}
+
+
+DETECTOR = IntlFraud

@@ -1,0 +1,199 @@
+"""SIP scanning: scanners, extension sweeps and authentication storms, per source address.
+
+A source address is suspect when it
+
+- announces a known scanning tool in its User-Agent (list ``sip_scanners``: SIPVicious'
+  ``friendly-scanner``, ``sipcli``, ``VaxSIPUserAgent``...), in a call or a REGISTER;
+- sweeps many extensions with failing attempts (distinct registered ``line`` values or
+  call targets answered 401/403/404 or FAILED within the window): enumeration;
+- causes a storm of failed attempts that make up most of its traffic: brute force.
+
+A device that registers normally (a 401 challenge followed by 200) never gets there:
+the storm needs ``storm_failures`` failed attempts that are at least
+``storm_min_failure_ratio`` of all its attempts in the window.
+
+State is keyed by the source address: a deque of the window's attempts, failed
+extensions counted per extension.
+
+>>> from detector.rulefiles import RuleSet
+>>> from detector.records import Registration
+>>> d = SipScan(RuleSet.load())
+>>> a = d.on_registration(Registration(time=0.0, line="100", contact_ip="45.134.1.2",
+...                                    user_agent="friendly-scanner", status=404))
+>>> a[0].subject, a[0].evidence["scanner"]
+('45.134.1.2', 'friendly-scanner')
+>>> d.on_registration(Registration(time=0.0, line="02161234567", contact_ip="58.32.1.2",
+...                                user_agent="Huawei HG8245H", status=401))
+()
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from detector.alerts import Alert, iso
+from detector.base import NO_ALERTS, Detector
+from detector.records import Call, Registration
+from detector.rulefiles import RuleSet
+
+
+class _Source:
+    """One source address's attempts within the window."""
+
+    __slots__ = ("attempts", "failed_ext", "failures", "scanner", "agent", "first_time",
+                 "first_ref")
+
+    def __init__(self, t: float, ref: str) -> None:
+        self.attempts: deque[tuple[float, str | None]] = deque()  # (time, failed extension)
+        self.failed_ext: dict[str, int] = {}
+        self.failures = 0
+        self.scanner = ""      # the scanner list entry its User-Agent matched
+        self.agent = ""
+        self.first_time = t
+        self.first_ref = ref
+
+    def add(self, t: float, failed_ext: str | None, window: float) -> None:
+        attempts, failed = self.attempts, self.failed_ext
+        horizon = t - window
+        while attempts and attempts[0][0] < horizon:
+            ext = attempts.popleft()[1]
+            if ext is not None:
+                self.failures -= 1
+                n = failed[ext] - 1
+                if n:
+                    failed[ext] = n
+                else:
+                    del failed[ext]
+        attempts.append((t, failed_ext))
+        if failed_ext is not None:
+            self.failures += 1
+            failed[failed_ext] = failed.get(failed_ext, 0) + 1
+
+
+class SipScan(Detector):
+    """Scanner User-Agents, extension sweeps and failure storms from one source address.
+
+    Parameters come from ``rules/detectors/sip_scan.yaml``; scanner names from
+    ``rules/lists/sip_scanners.yaml``.
+    """
+
+    kind = "sip_scan"
+
+    def __init__(self, rules: RuleSet) -> None:
+        super().__init__(rules)
+        p = self.rule.params
+        self.window = self.rule.duration("window")
+        self.window_text = str(p.get("window"))
+        self.failure_statuses = frozenset(int(s) for s in p.get("failure_statuses", [401, 403]))
+        self.failed_dispositions = frozenset(
+            str(s).upper() for s in p.get("failed_dispositions", ["FAILED"]))
+        self.sweep_extensions = int(p.get("sweep_extensions", 10))
+        self.storm_failures = int(p.get("storm_failures", 20))
+        self.storm_ratio = float(p.get("storm_min_failure_ratio", 0.8))
+        self.critical_extensions = int(p.get("critical_extensions", 100))
+        self.scanner_score = float(p.get("scanner_score", 0.8))
+        self.scanners = tuple(str(s).lower() for s in rules.list("sip_scanners", []) if s)
+        self._agents: dict[str, str] = {}   # User-Agent -> matched scanner entry or ""
+        self._sources: dict[str, _Source] = {}
+
+    def scanner_of(self, agent: str) -> str:
+        """The scanner list entry a User-Agent matches, or ``""`` (cached per agent)."""
+        hit = self._agents.get(agent)
+        if hit is None:
+            low = agent.lower()
+            hit = next((s for s in self.scanners if s in low), "")
+            if len(self._agents) > 50_000:
+                self._agents.clear()
+            self._agents[agent] = hit
+        return hit
+
+    # -- handlers ------------------------------------------------------------------------
+    def on_registration(self, reg: Registration) -> list[Alert] | tuple:
+        ip = reg.contact_ip
+        if not ip:
+            return NO_ALERTS
+        status = reg.status
+        failed = status is not None and status in self.failure_statuses
+        scanner = self.scanner_of(reg.user_agent) if reg.user_agent else ""
+        source = self._sources.get(ip)
+        if source is None:
+            if not failed and not scanner:
+                return NO_ALERTS  # successful traffic from an unknown address: no state
+            source = self._sources[ip] = _Source(reg.time, reg.ref)
+        return self._observe(source, ip, reg.time, reg.line if failed else None, scanner,
+                             reg.user_agent, reg.ref, "registration")
+
+    def on_call(self, call: Call) -> list[Alert] | tuple:
+        ip = call.src_ip
+        if not ip:
+            return NO_ALERTS
+        failed = call.disposition in self.failed_dispositions
+        scanner = self.scanner_of(call.user_agent) if call.user_agent else ""
+        source = self._sources.get(ip)
+        if source is None:
+            if not failed and not scanner:
+                return NO_ALERTS
+            source = self._sources[ip] = _Source(call.start, call.ref)
+        return self._observe(source, ip, call.start, call.callee if failed else None, scanner,
+                             call.user_agent, call.ref, "call")
+
+    def _observe(self, source: _Source, ip: str, t: float, failed_ext: str | None,
+                 scanner: str, agent: str, ref: str, record: str) -> list[Alert] | tuple:
+        source.add(t, failed_ext, self.window)
+        if scanner:
+            source.scanner, source.agent = scanner, agent
+        attempts = len(source.attempts)
+        extensions = len(source.failed_ext)
+        failures = source.failures
+        signals = []
+        if source.scanner:
+            signals.append(f"scanner User-Agent {source.agent!r}")
+        if extensions >= self.sweep_extensions:
+            signals.append(f"failed attempts on {extensions} extensions "
+                           f"(threshold {self.sweep_extensions})")
+        if failures >= self.storm_failures and failures >= self.storm_ratio * attempts:
+            signals.append(f"{failures} failed attempts (threshold {self.storm_failures}, "
+                           f"{failures / attempts:.0%} of attempts)")
+        if not signals:
+            return NO_ALERTS
+        # noisy-OR of the three signs, each scaled to its own threshold
+        keep = (1.0 - (self.scanner_score if source.scanner else 0.0)) \
+            * (1.0 - 0.9 * min(1.0, extensions / max(1, self.critical_extensions))) \
+            * (1.0 - 0.8 * min(1.0, failures / (2.0 * self.storm_failures)))
+        score = max(0.5, 1.0 - keep)
+        critical = extensions >= self.critical_extensions or (
+            source.scanner != "" and len(signals) > 1)
+        evidence = {
+            "source": ip,
+            "scanner": source.scanner or None,
+            "user_agent": source.agent or agent or None,
+            "attempts": attempts,
+            "failures": failures,
+            "extensions": extensions,
+            "sample_extensions": list(source.failed_ext)[:5],
+            "window": self.window_text,
+            "window_s": self.window,
+            "thresholds": {"sweep_extensions": self.sweep_extensions,
+                           "storm_failures": self.storm_failures,
+                           "storm_min_failure_ratio": self.storm_ratio,
+                           "critical_extensions": self.critical_extensions},
+            "record": record,
+            "first_ref": source.first_ref,
+            "first_time": iso(source.first_time),
+            "last_ref": ref,
+            "last_time": iso(t),
+        }
+        return [self.alert(ip, None, t, score, evidence,
+                           severity="critical" if critical else None,
+                           signals="; ".join(signals))]
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.window
+        self._sources = {k: s for k, s in self._sources.items()
+                         if s.attempts and s.attempts[-1][0] >= horizon}
+
+    def tracked(self) -> int:
+        return len(self._sources)
+
+
+DETECTOR = SipScan
