@@ -29,7 +29,7 @@ from fraudwatch.report.sections import (
 )
 
 #: records embedded per alert section (paginated in the page)
-ROWS_PER_ALERT = 200
+ROWS_PER_ALERT = 50
 #: ladders drawn for alerts (each needs the capture's messages)
 MAX_ALERT_LADDERS = 50
 #: complete calls drawn per capture in the "SIP calls" section
@@ -57,7 +57,7 @@ table.sortable th{cursor:pointer;user-select:none} table.sortable th:after{conte
 .alert-section.sev-critical{border-left-color:#c62828}
 .alert-section.sev-warning{border-left-color:#ef6c00}
 .alert-section h3{margin:4px 0 6px;font-size:16px} .reason{font-size:15px;margin:6px 0}
-.muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
+td.t{white-space:nowrap} .muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
 svg text{font-family:system-ui,sans-serif}
 svg .title{font-size:12px;font-weight:600;fill:#37474f} svg .legend{font-size:11px;fill:#37474f}
 svg .tick{font-size:10px;fill:#607d8b} svg .axis{stroke:#607d8b;stroke-width:1}
@@ -396,7 +396,7 @@ class Page:
                 for c in cols:
                     v = getattr(r, c)
                     if c == "time":
-                        cells.append(f'<td data-v="{v:.3f}">{_e(iso(v))}</td>')
+                        cells.append(f'<td class="t">{_e(iso(v))}</td>')
                     elif c in NUMBER_COLUMNS:
                         cells.append(f"<td>{_e(m(v))}</td>")
                     elif c == "duration":

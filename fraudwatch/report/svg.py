@@ -94,10 +94,33 @@ class Timeline:
         edges = first + w * np.arange(n + 1)
         return edges, [np.histogram(s.times, bins=edges)[0] for s in self.series]
 
+    def _legend_items(self, left: int) -> list[tuple[float, int, str, str]]:
+        """(x, row, label, colour) per series: left to right after the title, wrapping."""
+        items = []
+        x, row = left + 7.0 * len(self.title) + 90, 0
+        for s in self.series:
+            label = f"{s.label} ({len(s.times)})"
+            w = 16 + 6.3 * len(label)
+            if x + w > self.width - 4 and x > left:
+                x, row = left, row + 1
+            items.append((x, row, label, s.color))
+            x += w
+        return items
+
+    def _legend_rows(self, left: int) -> int:
+        return 1 + max((row for _, row, _, _ in self._legend_items(left)), default=0)
+
+    def _legend(self, left: int) -> list[str]:
+        return [f'<rect x="{x:.0f}" y="{5 + 14 * row}" width="9" height="9" fill="{color}"/>'
+                f'<text x="{x + 12:.0f}" y="{13 + 14 * row}" class="legend">{attr(label)}</text>'
+                for x, row, label, color in self._legend_items(left)]
+
     def svg(self) -> str:
         edges, counts = self.counts()
         w = self.bin_width
-        left, right, top, bottom = 44, 10, 26, 22
+        left, right, bottom = 44, 10, 22
+        top = 26 + 14 * (self._legend_rows(left) - 1)
+        self.height = max(self.height, top + 140 + bottom)
         pw, ph = self.width - left - right, self.height - top - bottom
         up = [c for c, s in zip(counts, self.series, strict=True) if not s.below]
         down = [c for c, s in zip(counts, self.series, strict=True) if s.below]
@@ -120,13 +143,7 @@ class Timeline:
                f'role="img" aria-label="{attr(self.title)}">',
                f'<text x="{left}" y="13" class="title">{attr(self.title)} '
                f'(per {BIN_NAMES.get(w, f"{w}s")})</text>']
-        # legend
-        lx = self.width - right
-        for s in reversed(self.series):
-            label = f"{s.label} ({len(s.times)})"
-            lx -= 12 + 6.2 * len(label)
-            out.append(f'<rect x="{lx:.0f}" y="5" width="9" height="9" fill="{s.color}"/>'
-                       f'<text x="{lx + 12:.0f}" y="13" class="legend">{attr(label)}</text>')
+        out.extend(self._legend(left))
         out.append(f'<line x1="{left}" y1="{axis_y:.1f}" x2="{left + pw}" y2="{axis_y:.1f}" '
                    f'class="axis"/>')
         # y ticks: the maxima

@@ -1,0 +1,78 @@
+"""The report of a simulated replay, opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from fraudwatch.report import build_report
+from tests.report_support import (
+    CHROMIUM,
+    console_errors,
+    dump_dom,
+    page_errors,
+    screenshot,
+    simulate,
+    stand_in_engine,
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    sim = simulate(tmp / "sim", days=2, subscribers=1000, seed=11)
+    inputs = sorted(sim.glob("*.csv"))
+    result = build_report(inputs, tmp / "report.html", engine=stand_in_engine())
+    return tmp, result
+
+
+def test_chromium_is_installed():
+    assert shutil.which("chromium") or CHROMIUM, "Debian chromium is required"
+
+
+def test_report_opens_cleanly_with_a_section_and_plot_per_alert(report):
+    tmp, result = report
+    alerts = result.summary.alerts
+    kinds = {a.kind for a in alerts}
+    assert {"voip_box", "intl_fraud", "sms_bombing"} <= kinds
+    dom, log = dump_dom(result.path, tmp)
+    assert re.search(r'<html[^>]*data-ready="1"', dom), "page scripts did not finish"
+    assert page_errors(dom) == []
+    assert console_errors(log) == []
+    sections = re.findall(r'<section class="alert-section[^>]*id="([^"]+)"(.*?)</section>',
+                          dom, re.S)
+    assert len(sections) == len(alerts)
+    ids = [sid for sid, _ in sections]
+    assert len(set(ids)) == len(ids)
+    for sid, body in sections:
+        assert '<svg' in body and 'class="timeline"' in body, sid
+        assert 'class="reason"' in body
+    # each alert's row links to its section
+    links = re.findall(r'<a href="#(alert-[^"]+)">', dom)
+    assert set(ids) <= set(links)
+    # the summary shows what was read
+    for kind, n in result.summary.records.items():
+        assert f"{n:,}" in dom, kind
+    # the alerts table paginates (50 rows a page) once there are more rows
+    if len(alerts) > 50:
+        assert "page 1 of" in dom
+        shown = re.search(r'<table id="alerts-table".*?</table>', dom, re.S).group(0)
+        assert shown.count('style="display: none;"') == len(alerts) - 50
+    # international origins map
+    assert 'class="worldmap"' in dom and 'class="origin"' in dom
+
+
+def test_report_screenshot(report):
+    tmp, result = report
+    png = screenshot(result.path, tmp / "report.png", tmp)
+    assert png.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_report_is_self_contained(report):
+    _, result = report
+    html = result.path.read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<link" not in html and "@import" not in html
+    assert "http://www.w3.org/2000/svg" in html  # only the SVG namespace
