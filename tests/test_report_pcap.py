@@ -1,0 +1,59 @@
+"""Ladders in the report for real captures, checked against tshark's view of the call."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from fraudwatch.report import build_report
+from fraudwatch.report.ladder import call_messages, complete_calls
+from tests.report_support import DATA, dump_dom, page_errors
+
+CAPTURES = [DATA / "pcap" / "sipnab" / "register-invite-reinvite-bye.pcap",
+            DATA / "pcap" / "DrawMyCall" / "sip-rtp-g722.pcap"]
+
+
+def tshark_messages(path, call_id: str) -> list[tuple[str, str, str]]:
+    """tshark's SIP messages of one Call-ID in frame order: (src, dst, method or status)."""
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-Y", f'sip.Call-ID == "{call_id}"', "-T", "fields",
+         "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport",
+         "-e", "sip.Method", "-e", "sip.Status-Code", "-E", "separator=|"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    messages = []
+    for line in out.splitlines():
+        src, sport, dst, dport, method, status = line.split("|")
+        messages.append((f"{src}:{sport}", f"{dst}:{dport}", status.strip() or method.strip()))
+    return messages
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_ladder_of_a_complete_call_matches_tshark(capture, tmp_path):
+    assert shutil.which("tshark"), "Debian tshark is required"
+    ids = complete_calls(capture, limit=1)
+    assert ids, "the capture holds a complete INVITE dialog"
+    call_id = ids[0]
+    expected_messages = tshark_messages(capture, call_id)
+    expected = [label for _, _, label in expected_messages]
+    assert "INVITE" in expected and "BYE" in expected
+
+    out = tmp_path / "report.html"
+    result = build_report([capture], out)
+    assert str(capture) in result.summary.inputs
+    page = out.read_text(encoding="utf-8")
+    ladders = re.findall(r'<svg[^>]*class="ladder".*?</svg>', page, re.S)
+    mine = next(s for s in ladders if html.escape(call_id) in s)
+    labels = [html.unescape(x) for x in re.findall(r'<text class="msg"[^>]*>([^<]*)</text>', mine)]
+    assert [label.split()[0] for label in labels] == expected
+    # and each arrow goes between the packet's addresses, in capture order
+    msgs = call_messages(capture, call_id)
+    assert [m[0] for m in msgs] == sorted(m[0] for m in msgs)
+    assert [(src, dst, label.split()[0]) for _, src, dst, label in msgs] == expected_messages
+
+    dom, _ = dump_dom(out, tmp_path)
+    assert page_errors(dom) == [] and 'data-ready="1"' in dom
+    assert 'class="ladder"' in dom
