@@ -38,6 +38,10 @@ def add_parser(sub) -> None:
     p.add_argument("--lateness", metavar="DURATION",
                    help="allowed out-of-order lateness, e.g. 2h (default from rules/settings.yaml)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--report", metavar="FILE",
+                   help="also write a self-contained HTML investigation report")
+    p.add_argument("--report-mask", action="store_true",
+                   help="mask phone numbers in the report (138****5678)")
     add_alerting_options(p)
 
 
@@ -66,13 +70,24 @@ def add_alerting_options(p) -> None:
 
 def run(args) -> int:
     delivery = _Delivery.from_args(args)
+    store = None
+    if getattr(args, "report", None):
+        from fraudwatch.report.store import RecordStore
+
+        store = RecordStore()
     try:
         summary = replay(args.paths, alerts_path=args.alerts, rules_dir=args.rules,
                          kind=args.kind, lateness=args.lateness,
                          quarantine_path=args.quarantine, tz=args.tz,
                          mapping=parse_mapping(args.mapping), progress=not args.json,
-                         metrics=delivery.metrics, on_alert=delivery.on_alert)
+                         metrics=delivery.metrics, on_alert=delivery.on_alert,
+                         on_record=store.add if store is not None else None)
         delivery.finish()
+        if store is not None:
+            from fraudwatch.report import render_summary
+
+            render_summary(summary, store, args.report, mask=args.report_mask,
+                           rules_dir=args.rules)
         if args.json:
             print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
         else:

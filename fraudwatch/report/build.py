@@ -110,17 +110,20 @@ def collect(paths: Iterable[str | Path], *, rules_dir: str | Path | None = None,
     views = store.select(subjects)
     t2 = wallclock.perf_counter()
     captures = [p for p, f in summary.formats.items() if f == "pcap"]
+    return ReportData(summary=summary, store=store, views=views, captures=captures,
+                      quarantine_samples=_quarantine_samples(summary.quarantine_path),
+                      numbering_plan=_plan_name(rules_dir), mask=mask, notes=notes,
+                      timings={"replay": t1 - t0, "select": t2 - t1})
+
+
+def _plan_name(rules_dir: str | Path | None) -> str:
     from detector.rulefiles import RuleSet
 
     try:
         rules = RuleSet.load(rules_dir) if rules_dir else RuleSet.load()
-        plan = str(rules.settings.get("numbering_plan", "cn"))
-    except Exception:
-        plan = "cn"
-    return ReportData(summary=summary, store=store, views=views, captures=captures,
-                      quarantine_samples=_quarantine_samples(summary.quarantine_path),
-                      numbering_plan=plan, mask=mask, notes=notes,
-                      timings={"replay": t1 - t0, "select": t2 - t1})
+        return str(rules.settings.get("numbering_plan", "cn"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return "cn"
 
 
 def _split_captures(paths: list[Path], kind: str | None,
@@ -173,7 +176,7 @@ def render_summary(summary: ReplaySummary, store: RecordStore, out: str | Path,
     data = ReportData(summary=summary, store=store, views=store.select(subjects),
                       captures=[p for p, f in summary.formats.items() if f == "pcap"],
                       quarantine_samples=_quarantine_samples(summary.quarantine_path),
-                      mask=mask)
+                      numbering_plan=_plan_name(rules_dir), mask=mask)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data), encoding="utf-8")
