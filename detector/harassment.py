@@ -1,0 +1,221 @@
+"""Harassment: one party keeps calling one subscriber with short, rejected or unanswered calls.
+
+The party is the calling number, or the organisation that owns it (list
+``organisations``: a courier's hotlines count as one party). A call is a *nuisance* call
+when it is not answered (busy, no answer, cancelled, failed) or answered for less than
+``short_call``. The rule fires when a party placed at least ``min_nuisance_calls``
+nuisance calls to the victim within ``window`` and they are most of its calls
+(``min_nuisance_share``): relatives who call often and talk long, and shoppers called
+by many different couriers who answer, stay below. A party that goes on calling after
+the victim complained about it (``complaint`` / ``not_me`` feedback naming the number,
+a prefix of it, or the organisation) is critical.
+
+State is keyed by the victim (callee); a party gets a window only once it places a
+nuisance call, so long friendly calls cost nothing.
+
+>>> from detector.rulefiles import RuleSet
+>>> from detector.records import Call, Feedback
+>>> d = Harassment(RuleSet.load())
+>>> out = []
+>>> for i in range(7):
+...     out += d.on_call(Call(start=3600.0 * i, caller="95353", callee="13800000001",
+...                           disposition="BUSY"))
+>>> [(a.counterparty, a.severity, a.evidence["nuisance_calls"]) for a in out]
+[('express-courier', 'warning', 6), ('express-courier', 'warning', 7)]
+>>> _ = d.on_feedback(Feedback(time=30000.0, number="13800000001", kind="not_me",
+...                            about="express-courier"))
+>>> [a.severity for a in d.on_call(Call(start=40000.0, caller="952306", callee="13800000001"))]
+['critical']
+"""
+
+from __future__ import annotations
+
+from detector.alerts import Alert, iso
+from detector.base import NO_ALERTS, Detector
+from detector.records import Call, Feedback
+from detector.rulefiles import RuleSet, parse_duration
+from detector.windows import SlidingWindow
+
+_NUISANCE_FEEDBACK = ("complaint", "not_me")
+
+
+class Organisations:
+    """Which organisation a number belongs to (list ``organisations``: exact numbers, and
+    prefixes written with a trailing ``*``).
+
+    >>> orgs = Organisations({"bank": ["95588"], "telemarketer": ["170*"]})
+    >>> orgs.owner("95588"), orgs.owner("17012345678"), orgs.owner("13800000001")
+    ('bank', 'telemarketer', None)
+    """
+
+    __slots__ = ("exact", "prefixes", "_prefix_tuple", "names")
+
+    def __init__(self, table: dict[str, list] | None) -> None:
+        self.exact: dict[str, str] = {}
+        self.prefixes: list[tuple[str, str]] = []
+        for name, numbers in (table or {}).items():
+            for n in numbers or ():
+                n = str(n).strip()
+                if n.endswith("*"):
+                    self.prefixes.append((n[:-1], str(name)))
+                elif n:
+                    self.exact[n] = str(name)
+        # longest prefix first, so a more specific entry wins
+        self.prefixes.sort(key=lambda p: -len(p[0]))
+        self._prefix_tuple = tuple(p for p, _ in self.prefixes)
+        self.names = frozenset(str(n) for n in (table or {}))
+
+    def owner(self, number: str) -> str | None:
+        name = self.exact.get(number)
+        if name is not None or not self._prefix_tuple:
+            return name
+        if number.startswith(self._prefix_tuple):
+            for prefix, name in self.prefixes:
+                if number.startswith(prefix):
+                    return name
+        return None
+
+
+class _Victim:
+    """One subscriber's nuisance callers and the parties they complained about."""
+
+    __slots__ = ("parties", "complaints", "last_time")
+
+    def __init__(self) -> None:
+        #: party (number or organisation) -> window of its calls (value: the calling number)
+        self.parties: dict[str, SlidingWindow] = {}
+        #: complained-about party, number or prefix -> time of the latest complaint
+        self.complaints: dict[str, float] = {}
+        self.last_time = 0.0
+
+
+class Harassment(Detector):
+    """Raises ``harassment`` alerts: subject = victim, counterparty = caller or organisation."""
+
+    kind = "harassment"
+
+    def __init__(self, rules: RuleSet) -> None:
+        super().__init__(rules)
+        p = self.rule.params
+        self.window = parse_duration(p.get("window", "7d"))
+        self.short_call = float(parse_duration(p.get("short_call", "30s")))
+        self.min_calls = int(p.get("min_nuisance_calls", 6))
+        self.min_share = float(p.get("min_nuisance_share", 0.6))
+        self.escalate_calls = int(p.get("escalate_min_calls", 3))
+        self.complaint_memory = parse_duration(p.get("complaint_memory", "30d"))
+        self.full_score_calls = int(p.get("full_score_calls", 20))
+        self.escalate_to = str(p.get("escalate_severity", "critical"))
+        self.feedback_kinds = tuple(p.get("feedback_kinds", _NUISANCE_FEEDBACK))
+        self.orgs = Organisations(rules.list("organisations", {}))
+        self.victims: dict[str, _Victim] = {}
+        self._window_text = str(p.get("window", "7d"))
+
+    # -- records -----------------------------------------------------------------------
+    def on_call(self, call: Call) -> list[Alert] | tuple:
+        callee = call.callee
+        victim = self.victims.get(callee)
+        nuisance = call.disposition != "ANSWERED" or call.duration < self.short_call
+        if victim is None:
+            if not nuisance:
+                return NO_ALERTS  # a friendly call from a party we do not track costs nothing
+            victim = self.victims[callee] = _Victim()
+        caller = call.caller
+        owner = self.orgs.owner(caller)
+        party = owner or caller
+        t = call.start
+        victim.last_time = t
+        calls = victim.parties.get(party)
+        if calls is None:
+            if not nuisance:
+                return NO_ALERTS
+            calls = victim.parties[party] = SlidingWindow(self.window)
+        calls.add(t, caller, 1 if nuisance else 0, call.ref)
+        if not nuisance:
+            return NO_ALERTS
+        nuisance_calls = calls.flagged
+        if nuisance_calls < self.escalate_calls:
+            return NO_ALERTS
+        complained = self._complained(victim, party, caller, t) if victim.complaints else None
+        if complained is not None:
+            severity = self.escalate_to
+        elif nuisance_calls >= self.min_calls and nuisance_calls >= self.min_share * len(calls):
+            severity = self.rule.priority
+        else:
+            return NO_ALERTS
+        return [self._alert(callee, party, owner, calls, t, severity, complained)]
+
+    def on_feedback(self, fb: Feedback) -> list[Alert] | tuple:
+        if fb.kind not in self.feedback_kinds or not fb.about:
+            return NO_ALERTS
+        victim = self.victims.get(fb.number)
+        if victim is None:
+            victim = self.victims[fb.number] = _Victim()
+        about = fb.about.strip().rstrip("*")
+        victim.complaints[self.orgs.owner(about) or about] = fb.time
+        victim.last_time = max(victim.last_time, fb.time)
+        return NO_ALERTS
+
+    # -- helpers -----------------------------------------------------------------------
+    def _complained(self, victim: _Victim, party: str, caller: str, t: float) -> float | None:
+        """When the victim complained about this party (None if not, or too long ago)."""
+        for about, when in victim.complaints.items():
+            if when < t and t - when <= self.complaint_memory and (
+                    about == party or caller.startswith(about)):
+                return when
+        return None
+
+    def _alert(self, victim: str, party: str, owner: str | None, calls: SlidingWindow,
+               t: float, severity: str, complained: float | None) -> Alert:
+        nuisance = calls.flagged
+        days = max(calls.span() / 86400.0, 1.0)
+        score = 0.5 + 0.5 * min(1.0, nuisance / self.full_score_calls)
+        if complained is not None:
+            score = max(score, 0.9)
+        evidence = {
+            "calls": len(calls),
+            "nuisance_calls": nuisance,
+            "answered_long": len(calls) - nuisance,
+            "numbers": calls.distinct,
+            "calls_per_day": round(len(calls) / days, 1),
+            "organisation": owner,
+            "window": self._window_text,
+            "min_nuisance_calls": self.min_calls,
+            "min_nuisance_share": self.min_share,
+            "short_call_s": self.short_call,
+            "first_ref": calls.first_ref,
+            "last_ref": calls.last_ref,
+            "first_time": iso(calls.events[0][0]),
+            "last_time": iso(t),
+            "complaint_time": iso(complained) if complained is not None else None,
+        }
+        note = (f", continuing after the subscriber's complaint at {iso(complained)}"
+                if complained is not None else "")
+        return self.alert(victim, party, t, score, evidence, severity=severity,
+                          complaint_note=note)
+
+    # -- housekeeping ------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        horizon = now - self.window
+        complaint_horizon = now - self.complaint_memory
+        dead = []
+        for number, victim in self.victims.items():
+            if victim.last_time < horizon:
+                victim.parties.clear()
+            else:
+                stale = [p for p, w in victim.parties.items()
+                         if w.last_time is None or w.last_time < horizon]
+                for p in stale:
+                    del victim.parties[p]
+            if victim.complaints:
+                for about in [a for a, w in victim.complaints.items() if w < complaint_horizon]:
+                    del victim.complaints[about]
+            if not victim.parties and not victim.complaints:
+                dead.append(number)
+        for number in dead:
+            del self.victims[number]
+
+    def tracked(self) -> int:
+        return len(self.victims)
+
+
+DETECTOR = Harassment
