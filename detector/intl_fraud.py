@@ -168,11 +168,6 @@ class IntlFraud(Detector):
             state = self._callers[caller] = _Caller(t, call.ref)
         answered = call.disposition == "ANSWERED"
         state.add(t, callee, answered, self.spray_window)
-        if answered and call.duration >= self.relative_min_duration:
-            if state.familiar is None:
-                state.familiar = set()
-            if len(state.familiar) < 64:
-                state.familiar.add(callee)
         distinct = len(state.callees)
         if distinct >= 2:
             signals["spray"] = round(
@@ -181,6 +176,13 @@ class IntlFraud(Detector):
                     and call.disposition in self.wangiri_dispositions:
                 signals["wangiri"] = round(self.wangiri_weight * min(
                     1.0, (distinct - 1) / (self.wangiri_callees - 1)), 4)
+        # family abroad: an earlier long answered call to the same person (not this one)
+        familiar = state.familiar is not None and callee in state.familiar
+        if answered and call.duration >= self.relative_min_duration:
+            if state.familiar is None:
+                state.familiar = set()
+            if len(state.familiar) < 64:
+                state.familiar.add(callee)
         hotline = self._hotline_calls.get(callee)
         if hotline is not None and 0 <= t - hotline[0] <= self.hotline_window:
             signals["after_hotline"] = self.hotline_weight
@@ -193,7 +195,7 @@ class IntlFraud(Detector):
             keep *= 1.0 - s
         score = 1.0 - keep
         number_sign = "malformed" in signals or "spoofed_cli" in signals
-        if state.familiar and callee in state.familiar and not number_sign:
+        if familiar and not number_sign:
             score *= self.relative_discount
         if score < self.info_score and not number_sign:
             return NO_ALERTS

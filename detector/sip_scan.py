@@ -4,15 +4,16 @@ A source address is suspect when it
 
 - announces a known scanning tool in its User-Agent (list ``sip_scanners``: SIPVicious'
   ``friendly-scanner``, ``sipcli``, ``VaxSIPUserAgent``...), in a call or a REGISTER;
-- sweeps many extensions with failing attempts (distinct registered ``line`` values or
-  call targets answered 401/403/404 or FAILED within the window): enumeration;
+- sweeps many extensions with refused attempts (distinct ``line`` values answered
+  403/404, or call targets that FAILED, within the window): enumeration. A 401 is the
+  ordinary digest challenge before every successful REGISTER, so it is not a refusal;
 - causes a storm of failed attempts that make up most of its traffic: brute force.
 
 A device that registers normally (a 401 challenge followed by 200) never gets there:
 the storm needs ``storm_failures`` failed attempts that are at least
 ``storm_min_failure_ratio`` of all its attempts in the window.
 
-State is keyed by the source address: a deque of the window's attempts, failed
+State is keyed by the source address: a deque of the window's attempts, refused
 extensions counted per extension.
 
 >>> from detector.rulefiles import RuleSet
@@ -44,7 +45,8 @@ class _Source:
                  "first_ref")
 
     def __init__(self, t: float, ref: str) -> None:
-        self.attempts: deque[tuple[float, str | None]] = deque()  # (time, failed extension)
+        # (time, extension refused as unknown/forbidden or None, attempt failed)
+        self.attempts: deque[tuple[float, str | None, bool]] = deque()
         self.failed_ext: dict[str, int] = {}
         self.failures = 0
         self.scanner = ""      # the scanner list entry its User-Agent matched
@@ -52,22 +54,24 @@ class _Source:
         self.first_time = t
         self.first_ref = ref
 
-    def add(self, t: float, failed_ext: str | None, window: float) -> None:
-        attempts, failed = self.attempts, self.failed_ext
+    def add(self, t: float, refused_ext: str | None, failed: bool, window: float) -> None:
+        attempts, refused = self.attempts, self.failed_ext
         horizon = t - window
         while attempts and attempts[0][0] < horizon:
-            ext = attempts.popleft()[1]
-            if ext is not None:
+            _, ext, was_failed = attempts.popleft()
+            if was_failed:
                 self.failures -= 1
-                n = failed[ext] - 1
+            if ext is not None:
+                n = refused[ext] - 1
                 if n:
-                    failed[ext] = n
+                    refused[ext] = n
                 else:
-                    del failed[ext]
-        attempts.append((t, failed_ext))
-        if failed_ext is not None:
+                    del refused[ext]
+        attempts.append((t, refused_ext, failed))
+        if failed:
             self.failures += 1
-            failed[failed_ext] = failed.get(failed_ext, 0) + 1
+        if refused_ext is not None:
+            refused[refused_ext] = refused.get(refused_ext, 0) + 1
 
 
 class SipScan(Detector):
@@ -85,6 +89,7 @@ class SipScan(Detector):
         self.window = self.rule.duration("window")
         self.window_text = str(p.get("window"))
         self.failure_statuses = frozenset(int(s) for s in p.get("failure_statuses", [401, 403]))
+        self.sweep_statuses = frozenset(int(s) for s in p.get("sweep_statuses", [403, 404]))
         self.failed_dispositions = frozenset(
             str(s).upper() for s in p.get("failed_dispositions", ["FAILED"]))
         self.sweep_extensions = int(p.get("sweep_extensions", 10))
@@ -114,14 +119,15 @@ class SipScan(Detector):
             return NO_ALERTS
         status = reg.status
         failed = status is not None and status in self.failure_statuses
+        refused = status is not None and status in self.sweep_statuses
         scanner = self.scanner_of(reg.user_agent) if reg.user_agent else ""
         source = self._sources.get(ip)
         if source is None:
             if not failed and not scanner:
                 return NO_ALERTS  # successful traffic from an unknown address: no state
             source = self._sources[ip] = _Source(reg.time, reg.ref)
-        return self._observe(source, ip, reg.time, reg.line if failed else None, scanner,
-                             reg.user_agent, reg.ref, "registration")
+        return self._observe(source, ip, reg.time, reg.line if refused else None, failed,
+                             scanner, reg.user_agent, reg.ref, "registration")
 
     def on_call(self, call: Call) -> list[Alert] | tuple:
         ip = call.src_ip
@@ -134,12 +140,13 @@ class SipScan(Detector):
             if not failed and not scanner:
                 return NO_ALERTS
             source = self._sources[ip] = _Source(call.start, call.ref)
-        return self._observe(source, ip, call.start, call.callee if failed else None, scanner,
-                             call.user_agent, call.ref, "call")
+        return self._observe(source, ip, call.start, call.callee if failed else None, failed,
+                             scanner, call.user_agent, call.ref, "call")
 
-    def _observe(self, source: _Source, ip: str, t: float, failed_ext: str | None,
-                 scanner: str, agent: str, ref: str, record: str) -> list[Alert] | tuple:
-        source.add(t, failed_ext, self.window)
+    def _observe(self, source: _Source, ip: str, t: float, refused_ext: str | None,
+                 failed: bool, scanner: str, agent: str, ref: str,
+                 record: str) -> list[Alert] | tuple:
+        source.add(t, refused_ext, failed, self.window)
         if scanner:
             source.scanner, source.agent = scanner, agent
         attempts = len(source.attempts)
@@ -149,7 +156,7 @@ class SipScan(Detector):
         if source.scanner:
             signals.append(f"scanner User-Agent {source.agent!r}")
         if extensions >= self.sweep_extensions:
-            signals.append(f"failed attempts on {extensions} extensions "
+            signals.append(f"refused attempts on {extensions} extensions "
                            f"(threshold {self.sweep_extensions})")
         if failures >= self.storm_failures and failures >= self.storm_ratio * attempts:
             signals.append(f"{failures} failed attempts (threshold {self.storm_failures}, "
