@@ -95,7 +95,7 @@ class IntlFraud(Detector):
         risk = dict(rules.list("country_risk", {}))
         self.default_risk = float(risk.pop("default", 0.3))
         self.country_risk = {str(k): float(v) for k, v in risk.items()}
-        self.info_score = float(p.get("info_score", 0.3))
+        self.info_score = float(p.get("info_score", 0.5))
         self.warning_score = float(p.get("warning_score", 0.7))
         self.critical_score = float(p.get("critical_score", 0.85))
         self.origin_weight = float(p.get("origin_weight", 0.6))

@@ -63,8 +63,7 @@ def test_wangiri_one_ring_calls_to_many(detector):
     caller = "+2521234567"   # Somalia: risky, but one call alone is not one-ring fraud
     sev = [raised(detector.on_call(intl(30 * i, caller, f"1380000000{i}", 0, "CANCELLED")))
            for i in range(4)]
-    assert sev[0] == ["info"]
-    assert sev[2] == ["critical"]
+    assert sev[:3] == [[], ["warning"], ["critical"]]
     a = detector.on_call(intl(200, caller, "13800000007", 0, "CANCELLED"))[0]
     assert a.evidence["signals"]["wangiri"] > 0.8
     assert "one-ring calls to 5 callees" in a.reason
@@ -129,7 +128,7 @@ def test_low_risk_caller_after_hotline_is_not_a_warning(detector):
     detector.on_call(Call(start=T0, caller=victim, callee="95588", duration=200,
                           ingress="access"))
     a = detector.on_call(intl(3600, "+14155550100", victim, 900, "ANSWERED"))
-    assert raised(a) in ([], ["info"])
+    assert raised(a) == []
 
 
 def test_relative_calling_from_abroad_is_not_fraud(detector):
