@@ -36,47 +36,24 @@ and the subscriber (time of the last call to a service number).
 
 from __future__ import annotations
 
-from collections import deque
-
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call
 from detector.rulefiles import RuleSet
+from detector.windows import SlidingWindow
 
 _NOT_DOMESTIC = ("international", "malformed")
 
 
 class _Caller:
-    """Recent calls of one international caller within the spray window."""
+    """Recent calls of one international caller: callees in the spray window, flagged when
+    answered."""
 
-    __slots__ = ("calls", "callees", "answered", "familiar", "first_time", "first_ref", "last")
+    __slots__ = ("window", "familiar")
 
-    def __init__(self, t: float, ref: str) -> None:
-        self.calls: deque[tuple[float, str, bool]] = deque()
-        self.callees: dict[str, int] = {}   # callee -> calls in the window
-        self.answered = 0                   # answered calls in the window
+    def __init__(self, width: float) -> None:
+        self.window = SlidingWindow(width)
         self.familiar: set[str] | None = None  # callees once answered at length
-        self.first_time = t
-        self.first_ref = ref
-        self.last = t
-
-    def add(self, t: float, callee: str, answered: bool, window: float) -> None:
-        calls, callees = self.calls, self.callees
-        horizon = t - window
-        while calls and calls[0][0] < horizon:
-            _, old, was_answered = calls.popleft()
-            n = callees[old] - 1
-            if n:
-                callees[old] = n
-            else:
-                del callees[old]
-            if was_answered:
-                self.answered -= 1
-        calls.append((t, callee, answered))
-        callees[callee] = callees.get(callee, 0) + 1
-        if answered:
-            self.answered += 1
-        self.last = t
 
 
 class IntlFraud(Detector):
@@ -165,14 +142,15 @@ class IntlFraud(Detector):
                 signals["origin"] = round(origin, 4)
         state = self._callers.get(caller)
         if state is None:
-            state = self._callers[caller] = _Caller(t, call.ref)
+            state = self._callers[caller] = _Caller(self.spray_window)
         answered = call.disposition == "ANSWERED"
-        state.add(t, callee, answered, self.spray_window)
-        distinct = len(state.callees)
+        window = state.window
+        window.add(t, callee, answered, call.ref)
+        distinct = window.distinct
         if distinct >= 2:
             signals["spray"] = round(
                 self.spray_weight * min(1.0, (distinct - 1) / (self.spray_callees - 1)), 4)
-            if state.answered == 0 and not answered and call.duration <= 0 \
+            if window.flagged == 0 and not answered and call.duration <= 0 \
                     and call.disposition in self.wangiri_dispositions:
                 signals["wangiri"] = round(self.wangiri_weight * min(
                     1.0, (distinct - 1) / (self.wangiri_callees - 1)), 4)
@@ -214,9 +192,9 @@ class IntlFraud(Detector):
             "number_category": category,
             "signals": signals,
             "score": round(score, 3),
-            "calls_in_window": len(state.calls),
+            "calls_in_window": len(window),
             "distinct_callees": distinct,
-            "answered_in_window": state.answered,
+            "answered_in_window": window.flagged,
             "spray_window_s": self.spray_window,
             "spray_window": str(self.rule.params.get("spray_window")),
             "thresholds": {"warning_score": self.warning_score,
@@ -226,8 +204,8 @@ class IntlFraud(Detector):
             "ingress": call.ingress,
             "disposition": call.disposition,
             "duration": call.duration,
-            "first_ref": state.first_ref,
-            "first_time": iso(state.first_time),
+            "first_ref": window.first_ref,
+            "first_time": iso(window.events[0][0]),
             "last_ref": call.ref,
             "last_time": iso(t),
         }
@@ -246,7 +224,8 @@ class IntlFraud(Detector):
     # -- state ---------------------------------------------------------------------------
     def expire(self, now: float) -> None:
         horizon = now - self.spray_window
-        self._callers = {k: s for k, s in self._callers.items() if s.last >= horizon}
+        self._callers = {k: s for k, s in self._callers.items()
+                         if s.window.events and s.window.events[-1][0] >= horizon}
         horizon = now - self.hotline_window
         self._hotline_calls = {k: v for k, v in self._hotline_calls.items() if v[0] >= horizon}
         if len(self._origin_cache) > 10_000:

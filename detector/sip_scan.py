@@ -13,8 +13,8 @@ A device that registers normally (a 401 challenge followed by 200) never gets th
 the storm needs ``storm_failures`` failed attempts that are at least
 ``storm_min_failure_ratio`` of all its attempts in the window.
 
-State is keyed by the source address: a deque of the window's attempts, refused
-extensions counted per extension.
+State is keyed by the source address: a :class:`~detector.windows.SlidingWindow` of
+the window's attempts, refused extensions counted per extension.
 
 >>> from detector.rulefiles import RuleSet
 >>> from detector.records import Registration
@@ -30,48 +30,30 @@ extensions counted per extension.
 
 from __future__ import annotations
 
-from collections import deque
+from itertools import islice
 
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Registration
 from detector.rulefiles import RuleSet
+from detector.windows import SlidingWindow
 
 
 class _Source:
-    """One source address's attempts within the window."""
+    """One source address's attempts within the window: the value is the extension when
+    it was refused (``""`` otherwise), flagged when the attempt failed."""
 
-    __slots__ = ("attempts", "failed_ext", "failures", "scanner", "agent", "first_time",
-                 "first_ref")
+    __slots__ = ("attempts", "scanner", "agent")
 
-    def __init__(self, t: float, ref: str) -> None:
-        # (time, extension refused as unknown/forbidden or None, attempt failed)
-        self.attempts: deque[tuple[float, str | None, bool]] = deque()
-        self.failed_ext: dict[str, int] = {}
-        self.failures = 0
+    def __init__(self, width: float) -> None:
+        self.attempts = SlidingWindow(width)
         self.scanner = ""      # the scanner list entry its User-Agent matched
         self.agent = ""
-        self.first_time = t
-        self.first_ref = ref
 
-    def add(self, t: float, refused_ext: str | None, failed: bool, window: float) -> None:
-        attempts, refused = self.attempts, self.failed_ext
-        horizon = t - window
-        while attempts and attempts[0][0] < horizon:
-            _, ext, was_failed = attempts.popleft()
-            if was_failed:
-                self.failures -= 1
-            if ext is not None:
-                n = refused[ext] - 1
-                if n:
-                    refused[ext] = n
-                else:
-                    del refused[ext]
-        attempts.append((t, refused_ext, failed))
-        if failed:
-            self.failures += 1
-        if refused_ext is not None:
-            refused[refused_ext] = refused.get(refused_ext, 0) + 1
+    @property
+    def refused_extensions(self) -> int:
+        values = self.attempts.values
+        return len(values) - ("" in values)
 
 
 class SipScan(Detector):
@@ -125,7 +107,7 @@ class SipScan(Detector):
         if source is None:
             if not failed and not scanner:
                 return NO_ALERTS  # successful traffic from an unknown address: no state
-            source = self._sources[ip] = _Source(reg.time, reg.ref)
+            source = self._sources[ip] = _Source(self.window)
         return self._observe(source, ip, reg.time, reg.line if refused else None, failed,
                              scanner, reg.user_agent, reg.ref, "registration")
 
@@ -139,19 +121,20 @@ class SipScan(Detector):
         if source is None:
             if not failed and not scanner:
                 return NO_ALERTS
-            source = self._sources[ip] = _Source(call.start, call.ref)
+            source = self._sources[ip] = _Source(self.window)
         return self._observe(source, ip, call.start, call.callee if failed else None, failed,
                              scanner, call.user_agent, call.ref, "call")
 
     def _observe(self, source: _Source, ip: str, t: float, refused_ext: str | None,
                  failed: bool, scanner: str, agent: str, ref: str,
                  record: str) -> list[Alert] | tuple:
-        source.add(t, refused_ext, failed, self.window)
+        window = source.attempts
+        window.add(t, refused_ext or "", failed, ref)
         if scanner:
             source.scanner, source.agent = scanner, agent
-        attempts = len(source.attempts)
-        extensions = len(source.failed_ext)
-        failures = source.failures
+        attempts = len(window)
+        extensions = source.refused_extensions
+        failures = window.flagged
         signals = []
         if source.scanner:
             signals.append(f"scanner User-Agent {source.agent!r}")
@@ -177,7 +160,7 @@ class SipScan(Detector):
             "attempts": attempts,
             "failures": failures,
             "extensions": extensions,
-            "sample_extensions": list(source.failed_ext)[:5],
+            "sample_extensions": [e for e in islice(window.values, 6) if e][:5],
             "window": self.window_text,
             "window_s": self.window,
             "thresholds": {"sweep_extensions": self.sweep_extensions,
@@ -185,8 +168,8 @@ class SipScan(Detector):
                            "storm_min_failure_ratio": self.storm_ratio,
                            "critical_extensions": self.critical_extensions},
             "record": record,
-            "first_ref": source.first_ref,
-            "first_time": iso(source.first_time),
+            "first_ref": window.first_ref,
+            "first_time": iso(window.events[0][0]),
             "last_ref": ref,
             "last_time": iso(t),
         }
@@ -197,7 +180,7 @@ class SipScan(Detector):
     def expire(self, now: float) -> None:
         horizon = now - self.window
         self._sources = {k: s for k, s in self._sources.items()
-                         if s.attempts and s.attempts[-1][0] >= horizon}
+                         if s.attempts.events and s.attempts.events[-1][0] >= horizon}
 
     def tracked(self) -> int:
         return len(self._sources)

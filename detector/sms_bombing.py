@@ -7,8 +7,9 @@ noise. A platform retrying its own code 2-4 times is not bombing: the rule needs
 codes *and* many distinct senders in the window. A bank's message inside the flood
 raises the alert to critical.
 
-State is keyed by the recipient: a deque of the codes of the last ``window`` and a count
-per sender, so every message costs O(1) amortised.
+State is keyed by the recipient: a :class:`~detector.windows.SlidingWindow` of the
+codes of the last ``window`` with a count per sender, so every message costs O(1)
+amortised.
 
 >>> from detector.rulefiles import RuleSet
 >>> from detector.records import Sms
@@ -24,12 +25,12 @@ per sender, so every message costs O(1) amortised.
 from __future__ import annotations
 
 import re
-from collections import deque
 
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Sms
 from detector.rulefiles import RuleSet
+from detector.windows import SlidingWindow
 
 
 def compile_any(patterns: list[str] | None) -> re.Pattern | None:
@@ -41,25 +42,14 @@ def compile_any(patterns: list[str] | None) -> re.Pattern | None:
 
 
 class _Flood:
-    """Verification codes received by one recipient within the window."""
+    """Verification codes received by one recipient within the window, by sender."""
 
-    __slots__ = ("codes", "senders", "bank_time", "bank_sender")
+    __slots__ = ("codes", "bank_time", "bank_sender")
 
-    def __init__(self) -> None:
-        self.codes: deque[tuple[float, str, str]] = deque()  # (time, sender, ref)
-        self.senders: dict[str, int] = {}
+    def __init__(self, width: float) -> None:
+        self.codes = SlidingWindow(width)
         self.bank_time = float("-inf")
         self.bank_sender = ""
-
-    def drop_before(self, horizon: float) -> None:
-        codes, senders = self.codes, self.senders
-        while codes and codes[0][0] < horizon:
-            sender = codes.popleft()[1]
-            n = senders[sender] - 1
-            if n:
-                senders[sender] = n
-            else:
-                del senders[sender]
 
 
 class SmsBombing(Detector):
@@ -104,26 +94,25 @@ class SmsBombing(Detector):
         t = sms.time
         flood = self._floods.get(recipient)
         if flood is None:
-            flood = self._floods[recipient] = _Flood()
-        flood.drop_before(t - self.window)
-        flood.codes.append((t, sms.sender, sms.ref))
-        flood.senders[sms.sender] = flood.senders.get(sms.sender, 0) + 1
+            flood = self._floods[recipient] = _Flood(self.window)
+        window = flood.codes
+        window.add(t, sms.sender, 0, sms.ref)
         if self._is_bank(sms, text):
             flood.bank_time, flood.bank_sender = t, sms.sender
-        codes = len(flood.codes)
-        if codes < self.min_codes or len(flood.senders) < self.min_senders:
+        codes = len(window)
+        if codes < self.min_codes or window.distinct < self.min_senders:
             return NO_ALERTS
-        first_t, _, first_ref = flood.codes[0]
+        first_t, first_ref = window.events[0][0], window.events[0][3]
+        senders = window.values
         bank = flood.bank_time >= t - self.window
         evidence = {
             "codes": codes,
-            "senders": len(flood.senders),
+            "senders": len(senders),
             "window": self.window_text,
             "window_s": self.window,
             "min_codes": self.min_codes,
             "min_senders": self.min_senders,
-            "top_senders": sorted(flood.senders, key=flood.senders.__getitem__,
-                                  reverse=True)[:5],
+            "top_senders": sorted(senders, key=senders.__getitem__, reverse=True)[:5],
             "bank_message": flood.bank_sender if bank else None,
             "first_ref": first_ref,
             "first_time": iso(first_t),
@@ -139,7 +128,7 @@ class SmsBombing(Detector):
     def expire(self, now: float) -> None:
         horizon = now - self.window
         self._floods = {k: f for k, f in self._floods.items()
-                        if f.codes and f.codes[-1][0] >= horizon}
+                        if f.codes.events and f.codes.events[-1][0] >= horizon}
 
     def tracked(self) -> int:
         return len(self._floods)
