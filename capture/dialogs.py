@@ -1,0 +1,324 @@
+"""SIP transactions and dialogs to records: one :class:`Call` per INVITE dialog, one
+:class:`Registration` per REGISTER transaction.
+
+Calls are keyed by Call-ID, so the legs a proxy forwards (same Call-ID) make one call;
+retransmissions and re-INVITEs change nothing. A call's record is emitted when it ends:
+at a BYE (answered calls), at its final non-2xx response, or by timeout (no BYE seen, no
+final response seen). Memory is bounded: at most ``max_dialogs`` calls and registrations
+in progress, the oldest evicted (and counted) beyond that.
+
+Disposition from the final response to the INVITE: 2xx ANSWERED; 486/600 BUSY; 480/408
+(or none) NO ANSWER; 487 CANCELLED; any other 3xx-6xx FAILED. A 401/407 challenge or a
+3xx redirect is not final for the call: the caller usually retries with the same Call-ID.
+
+>>> from capture.sip import parse_message
+>>> def sip(text): return parse_message(text.replace("\\n", "\\r\\n").encode())
+>>> inv = sip("INVITE sip:13812345678@b SIP/2.0\\nCall-ID: c1\\nCSeq: 1 INVITE\\n"
+...           "From: <sip:+85512345678@gw>;tag=1\\nTo: <sip:13812345678@b>\\n\\n")
+>>> ok = sip("SIP/2.0 200 OK\\nCall-ID: c1\\nCSeq: 1 INVITE\\n"
+...          "From: <sip:+85512345678@gw>;tag=1\\nTo: <sip:13812345678@b>;tag=2\\n\\n")
+>>> bye = sip("BYE sip:13812345678@b SIP/2.0\\nCall-ID: c1\\nCSeq: 2 BYE\\n\\n")
+>>> t = DialogTracker(trunks={"203.0.113.0/24": "international"})
+>>> t.feed(inv, 100.0, "203.0.113.9", 5060, "10.0.0.1", 5060)
+[]
+>>> t.feed(ok, 105.0, "10.0.0.1", 5060, "203.0.113.9", 5060)
+[]
+>>> [call] = t.feed(bye, 165.0, "203.0.113.9", 5060, "10.0.0.1", 5060)
+>>> call.caller, call.callee, call.duration, call.disposition, call.ingress
+('+85512345678', '13812345678', 60.0, 'ANSWERED', 'international')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from capture.sip import SipMessage
+from detector.records import Call, Registration
+
+#: how long an answered call without BYE is kept before it is closed by timeout (s)
+DIALOG_TIMEOUT = 4 * 3600.0
+#: how long a call that was never answered waits for its final response (s)
+SETUP_TIMEOUT = 300.0
+#: how long a REGISTER waits for its final response (s)
+REGISTER_TIMEOUT = 64.0
+#: calls and registrations in progress at once (oldest evicted beyond)
+MAX_DIALOGS = 200_000
+#: Call-IDs remembered after their record was emitted (late retransmissions, BYE's 200)
+MAX_CLOSED = 100_000
+#: capture seconds between two timeout sweeps
+SWEEP_EVERY = 30.0
+
+
+def disposition(status: int | None) -> str:
+    """The record contract's disposition for the final status of an INVITE.
+
+    >>> [disposition(s) for s in (200, 486, 600, 480, 408, None, 487, 404, 503, 603)]
+    ['ANSWERED', 'BUSY', 'BUSY', 'NO ANSWER', 'NO ANSWER', 'NO ANSWER', 'CANCELLED', \
+'FAILED', 'FAILED', 'FAILED']
+    """
+    if status is None or status < 200:
+        return "NO ANSWER"
+    if status < 300:
+        return "ANSWERED"
+    if status in (486, 600):
+        return "BUSY"
+    if status in (480, 408):
+        return "NO ANSWER"
+    if status == 487:
+        return "CANCELLED"
+    return "FAILED"
+
+
+class TrunkMap:
+    """Source address to ingress: trunk CIDRs are ``international`` or ``domestic``
+    gateways, every other address is one of the operator's ``access`` lines.
+
+    Accepts a mapping ``{cidr: ingress}`` or a list of ``{cidr, ingress}`` entries (the
+    ``trunks`` list in ``rules/lists/trunks.yaml``). Longest prefix wins.
+
+    >>> m = TrunkMap([{"cidr": "10.1.0.0/16", "ingress": "domestic"},
+    ...               {"cidr": "10.1.2.0/24", "ingress": "international"}])
+    >>> m.ingress("10.1.2.3"), m.ingress("10.1.9.9"), m.ingress("192.0.2.1"), m.ingress("x")
+    ('international', 'domestic', 'access', 'access')
+    """
+
+    def __init__(self, trunks: Mapping[str, str] | Iterable[Any] | None = None) -> None:
+        entries: list[tuple[str, str]] = []
+        if isinstance(trunks, Mapping):
+            entries = [(str(k), str(v)) for k, v in trunks.items()]
+        elif trunks:
+            for item in trunks:
+                if isinstance(item, Mapping):
+                    entries.append((str(item.get("cidr", "")), str(item.get("ingress", ""))))
+                elif isinstance(item, (list, tuple)) and len(item) == 2:
+                    entries.append((str(item[0]), str(item[1])))
+        nets = []
+        for cidr, ingress in entries:
+            if ingress not in ("international", "domestic", "access"):
+                raise ValueError(f"trunk {cidr}: ingress must be international, domestic or "
+                                 f"access, not {ingress!r}")
+            nets.append((ipaddress.ip_network(cidr, strict=False), ingress))
+        nets.sort(key=lambda n: n[0].prefixlen, reverse=True)
+        self.networks = nets
+        self._cache: dict[str, str] = {}
+
+    def ingress(self, ip: str) -> str:
+        hit = self._cache.get(ip)
+        if hit is not None:
+            return hit
+        found = "access"
+        if self.networks:
+            try:
+                addr = ipaddress.ip_address(ip.strip("[]"))
+            except ValueError:
+                addr = None
+            if addr is not None:
+                for net, ingress in self.networks:
+                    if addr.version == net.version and addr in net:
+                        found = ingress
+                        break
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[ip] = found
+        return found
+
+
+class _Call:
+    __slots__ = ("start", "caller", "callee", "user_agent", "src_ip", "origin",
+                 "status", "answer", "last", "identity", "call_id")
+
+    def __init__(self, msg: SipMessage, time: float, src: str, origin: str) -> None:
+        self.call_id = msg.call_id
+        self.start = time
+        self.caller = msg.pai_user or msg.from_user
+        self.callee = msg.to_user or msg.request_user
+        self.user_agent = msg.user_agent
+        self.src_ip = src
+        self.origin = origin
+        self.status: int | None = None
+        self.answer: float | None = None
+        self.last = time
+        self.identity = msg.identity_present
+
+
+class DialogTracker:
+    """Turns a time-ordered stream of SIP messages into call and registration records."""
+
+    def __init__(self, trunks: Any = None, dialog_timeout: float = DIALOG_TIMEOUT,
+                 max_dialogs: int = MAX_DIALOGS, setup_timeout: float = SETUP_TIMEOUT,
+                 register_timeout: float = REGISTER_TIMEOUT) -> None:
+        self.trunks = trunks if isinstance(trunks, TrunkMap) else TrunkMap(trunks)
+        self.dialog_timeout = dialog_timeout
+        self.setup_timeout = setup_timeout
+        self.register_timeout = register_timeout
+        self.max_dialogs = max_dialogs
+        self.calls: OrderedDict[str, _Call] = OrderedDict()
+        # (call_id, cseq) -> [time, line, contact_ip, user_agent, origin]
+        self.registers: OrderedDict[tuple, list] = OrderedDict()
+        self.closed: OrderedDict[Any, None] = OrderedDict()
+        #: what happened, by kind: dialog_timeout, dialog_evicted, orphan_response, ...
+        self.counts: Counter = Counter()
+        self._next_sweep: float | None = None
+
+    # -- input --------------------------------------------------------------------------
+    def feed(self, msg: SipMessage, time: float, src: str = "", sport: int = 0,
+             dst: str = "", dport: int = 0, origin: str = "") -> list:
+        """The records this message completes (usually none)."""
+        out: list = []
+        if self._next_sweep is None:
+            self._next_sweep = time + SWEEP_EVERY
+        elif time >= self._next_sweep:
+            self._next_sweep = time + SWEEP_EVERY
+            out = self.flush(now=time)
+        call_id = msg.call_id
+        if not call_id:
+            self.counts["no_call_id"] += 1
+            return out
+        if msg.is_request:
+            method = msg.method
+            if method == "INVITE":
+                self._invite(msg, call_id, time, src, origin)
+            elif method == "REGISTER":
+                self._register(msg, call_id, time, src, origin)
+            elif method == "BYE":
+                call = self.calls.get(call_id)
+                if call is not None:
+                    if call.answer is None:
+                        # a BYE without a 2xx seen (lost, or a pre-answer teardown)
+                        call.status = call.status if call.status and call.status < 300 else 200
+                        call.answer = call.start
+                    out.append(self._close(call_id, time, "bye"))
+            elif method in ("CANCEL", "ACK", "PRACK", "UPDATE", "INFO"):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    call.last = time
+        else:
+            status = msg.status
+            if status < 200:
+                return out
+            cseq_method = msg.cseq_method
+            if cseq_method == "INVITE":
+                call = self.calls.get(call_id)
+                if call is None:
+                    if call_id not in self.closed:
+                        self.counts["orphan_response"] += 1
+                    return out
+                call.last = time
+                if call.answer is not None:
+                    return out  # 2xx retransmission or a re-INVITE's response
+                if status < 300:
+                    call.status, call.answer = status, time
+                elif status in (401, 407) or status < 400:
+                    call.status = status  # challenged or redirected: a retry may follow
+                else:
+                    call.status = status
+                    out.append(self._close(call_id, time, "final"))
+            elif cseq_method == "REGISTER":
+                record = self._register_response(msg, call_id, time, dst, origin)
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def flush(self, now: float | None = None) -> list:
+        """Records of dialogs and registrations that timed out by ``now`` (capture time);
+        with no ``now`` (end of input), of everything still open."""
+        out: list = []
+        for call_id in list(self.calls):
+            call = self.calls[call_id]
+            if now is not None:
+                limit = self.dialog_timeout if call.answer is not None else self.setup_timeout
+                if now - call.last <= limit:
+                    continue
+            self.counts["dialog_timeout" if now is not None else "dialog_open_at_end"] += 1
+            out.append(self._close(call_id, call.last, "timeout" if now is not None else "end"))
+        for key in list(self.registers):
+            entry = self.registers[key]
+            if now is not None and now - entry[0] <= self.register_timeout:
+                break  # ordered by REGISTER time
+            del self.registers[key]
+            self.counts["register_unanswered"] += 1
+            out.append(Registration(time=entry[0], line=entry[1], contact_ip=entry[2],
+                                    user_agent=entry[3], origin=entry[4]))
+        return out
+
+    # -- calls --------------------------------------------------------------------------
+    def _invite(self, msg: SipMessage, call_id: str, time: float, src: str,
+                origin: str) -> None:
+        calls = self.calls
+        call = calls.get(call_id)
+        if call is not None:
+            call.last = time
+            if call.answer is None and call.status is not None and call.status >= 300:
+                call.status = None  # a retry after a challenge or redirect
+            return  # retransmission, retry, re-INVITE or the next proxy leg
+        if call_id in self.closed:
+            return  # a late retransmission or re-INVITE of a finished call
+        if len(calls) >= self.max_dialogs:
+            self._evict()
+        calls[call_id] = _Call(msg, time, src, origin)
+
+    def _close(self, call_id: str, end: float, how: str) -> Call:
+        call = self.calls.pop(call_id)
+        self._remember(call_id)
+        duration = 0.0
+        if call.answer is not None:
+            duration = max(0.0, round(end - call.answer, 6))
+        attrs: dict[str, Any] = {"ended": how}
+        if call.status is not None:
+            attrs["sip_status"] = call.status
+        if call.identity:
+            attrs["identity"] = True
+        disp = disposition(call.status)
+        if how in ("timeout", "end") and call.status is not None and call.answer is None \
+                and (call.status in (401, 407) or call.status < 400):
+            disp = "FAILED"  # challenged or redirected and never retried
+        return Call(start=call.start, caller=call.caller, callee=call.callee,
+                    duration=duration, disposition=disp,
+                    ingress=self.trunks.ingress(call.src_ip), call_id=call.call_id,
+                    user_agent=call.user_agent, src_ip=call.src_ip, origin=call.origin,
+                    attrs=attrs)
+
+    def _evict(self) -> None:
+        # the oldest entry of either table goes: calls first, they are the bigger ones
+        if self.calls:
+            call_id, _ = self.calls.popitem(last=False)
+            self._remember(call_id)
+        elif self.registers:
+            self.registers.popitem(last=False)
+        self.counts["dialog_evicted"] += 1
+
+    def _remember(self, key: Any) -> None:
+        closed = self.closed
+        closed[key] = None
+        if len(closed) > MAX_CLOSED:
+            closed.popitem(last=False)
+
+    # -- registrations ------------------------------------------------------------------
+    def _register(self, msg: SipMessage, call_id: str, time: float, src: str,
+                  origin: str) -> None:
+        key = (call_id, msg.cseq_num)
+        if key in self.registers or key in self.closed:
+            return  # retransmission
+        if len(self.registers) + len(self.calls) >= self.max_dialogs:
+            self._evict()
+        self.registers[key] = [time, msg.to_user or msg.from_user, src, msg.user_agent,
+                               origin]
+
+    def _register_response(self, msg: SipMessage, call_id: str, time: float, dst: str,
+                           origin: str) -> Registration | None:
+        key = (call_id, msg.cseq_num)
+        entry = self.registers.pop(key, None)
+        if entry is None:
+            if key in self.closed:
+                return None  # retransmitted response
+            self.counts["orphan_response"] += 1
+            # capture started after the REGISTER: the response still tells the outcome
+            entry = [time, msg.to_user or msg.from_user, dst, "", origin]
+        self._remember(key)
+        expires = msg.expires if 200 <= msg.status < 300 else None
+        return Registration(time=entry[0], line=entry[1], contact_ip=entry[2],
+                            user_agent=entry[3], status=msg.status, expires=expires,
+                            origin=entry[4])

@@ -1,0 +1,475 @@
+"""SIP message parsing (RFC 3261 syntax, lenient where real devices are, strict where it
+matters): start line, headers with compact forms, folded lines and comma lists, body.
+
+Parsing is split in two: :func:`parse_message` does the cheap part every message needs
+(start line, header lines into a dict, body cut by Content-Length); URIs, tags, SDP and
+the like are parsed only when a property asks (most messages never need them).
+
+>>> m = parse_message(b"INVITE sip:13812345678@10.0.0.2 SIP/2.0\\r\\n"
+...     b"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\\r\\n"
+...     b'f: "Ann" <sip:+85512345678@gw.example>;tag=a1\\r\\n'
+...     b"t: <tel:13812345678>\\r\\ni: abc@10.0.0.1\\r\\nCSeq: 1 INVITE\\r\\n"
+...     b"P-Asserted-Identity: <sip:+85599999999@gw.example>, <tel:+85599999999>\\r\\n"
+...     b"l: 0\\r\\n\\r\\n")
+>>> m.is_request, m.method, m.call_id, m.cseq_num, m.cseq_method
+(True, 'INVITE', 'abc@10.0.0.1', 1, 'INVITE')
+>>> m.from_user, m.from_tag, m.to_user, m.to_tag, m.pai_user, m.request_user
+('+85512345678', 'a1', '13812345678', '', '+85599999999', '13812345678')
+>>> m.headers["p-asserted-identity"]
+['<sip:+85599999999@gw.example>', '<tel:+85599999999>']
+>>> parse_message(b"SIP/2.0 486 Busy Here\\r\\nCall-ID: x\\r\\n\\r\\n").status
+486
+>>> parse_message(b"GET / HTTP/1.1\\r\\n\\r\\n")
+Traceback (most recent call last):
+...
+capture.sip.SipParseError: not_sip
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+#: compact header forms (RFC 3261 section 7.3.3 and later RFCs) to their long names
+COMPACT = {
+    "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
+    "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
+    "v": "via", "o": "event", "u": "allow-events", "r": "refer-to", "b": "referred-by",
+    "x": "session-expires", "a": "accept-contact", "j": "reject-contact",
+    "d": "request-disposition", "y": "identity", "n": "identity-info",
+}
+
+#: headers whose value is a comma-separated list (RFC 3261 section 7.3.1); others,
+#: e.g. Date or the authorization headers, contain commas that do not separate values
+LIST_HEADERS = frozenset({
+    "via", "contact", "route", "record-route", "p-asserted-identity",
+    "p-preferred-identity", "allow", "supported", "require", "proxy-require",
+    "unsupported", "accept", "accept-encoding", "accept-language", "content-encoding",
+    "in-reply-to", "alert-info", "call-info", "error-info", "warning", "allow-events",
+    "path", "service-route", "history-info", "diversion", "reason", "security-client",
+    "security-server", "security-verify", "accept-contact", "reject-contact",
+    "request-disposition", "p-associated-uri", "privacy",
+})
+
+#: the largest message accepted (over TCP a message can be big, but not this big)
+MAX_MESSAGE = 65535 * 4
+
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
+_STATUS_LINE = re.compile(r"SIP/2\.0[ \t]+(\d{3})(?:[ \t]+(.*))?\Z", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
+
+_NAME_CACHE: dict[str, str] = {}
+
+
+class SipParseError(ValueError):
+    """A message rejected by the parser; ``reason`` is a short, countable word."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class SipMessage:
+    """One SIP request or response."""
+
+    is_request: bool
+    method: str = ""
+    uri: str = ""
+    status: int = 0
+    reason: str = ""
+    #: canonical lower-case long names -> values in message order (comma lists split)
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+
+    # -- header access -----------------------------------------------------------------
+    def header(self, name: str) -> str:
+        """The first value of a header (any case, compact form allowed), or ""."""
+        n = name.lower()
+        values = self.headers.get(COMPACT.get(n, n))
+        return values[0] if values else ""
+
+    @property
+    def label(self) -> str:
+        """What a ladder diagram shows: the method, or ``status reason``."""
+        return self.method if self.is_request else f"{self.status} {self.reason}".strip()
+
+    @property
+    def call_id(self) -> str:
+        values = self.headers.get("call-id")
+        return values[0] if values else ""
+
+    @property
+    def cseq_num(self) -> int | None:
+        num, _ = _cseq(self.header("cseq"))
+        return num
+
+    @property
+    def cseq_method(self) -> str:
+        _, method = _cseq(self.header("cseq"))
+        return method
+
+    @property
+    def from_uri(self) -> str:
+        return name_addr(self.header("from"))[1]
+
+    @property
+    def from_user(self) -> str:
+        return uri_user(self.from_uri)
+
+    @property
+    def from_tag(self) -> str:
+        return header_params(name_addr(self.header("from"))[2]).get("tag", "")
+
+    @property
+    def to_uri(self) -> str:
+        return name_addr(self.header("to"))[1]
+
+    @property
+    def to_user(self) -> str:
+        return uri_user(self.to_uri)
+
+    @property
+    def to_tag(self) -> str:
+        return header_params(name_addr(self.header("to"))[2]).get("tag", "")
+
+    @property
+    def request_user(self) -> str:
+        return uri_user(self.uri) if self.is_request else ""
+
+    @property
+    def pai_user(self) -> str:
+        """The user of the first P-Asserted-Identity (the network-asserted caller)."""
+        for value in self.headers.get("p-asserted-identity", ()):
+            user = uri_user(name_addr(value)[1])
+            if user:
+                return user
+        return ""
+
+    @property
+    def identity_present(self) -> bool:
+        """Whether a STIR/SHAKEN ``Identity`` header (RFC 8224) is present."""
+        return bool(self.headers.get("identity"))
+
+    @property
+    def user_agent(self) -> str:
+        return self.header("user-agent")
+
+    @property
+    def server(self) -> str:
+        return self.header("server")
+
+    @property
+    def contact_uri(self) -> str:
+        value = self.header("contact")
+        if value.strip() == "*":
+            return "*"
+        return name_addr(value)[1]
+
+    @property
+    def expires(self) -> int | None:
+        """The first Contact's ``expires`` parameter, else the Expires header (seconds)."""
+        contact = self.header("contact")
+        if contact:
+            value = header_params(name_addr(contact)[2]).get("expires")
+            if value is not None and value.isdigit():
+                return int(value)
+        value = self.header("expires").strip()
+        return int(value) if value.isdigit() else None
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.header("content-length").strip()
+        return int(value) if value.isdigit() else None
+
+    @property
+    def sdp_connection(self) -> str:
+        """The address of the SDP session (or first media) ``c=`` line, or ""."""
+        for line in self._sdp_lines():
+            if line.startswith("c="):
+                parts = line[2:].split()
+                if len(parts) >= 3:
+                    return parts[2].split("/")[0]
+        return ""
+
+    @property
+    def sdp_media_ports(self) -> list[tuple[str, int]]:
+        """(media, port) for every SDP ``m=`` line."""
+        out = []
+        for line in self._sdp_lines():
+            if line.startswith("m="):
+                parts = line[2:].split()
+                if len(parts) >= 2:
+                    port = parts[1].split("/")[0]
+                    if port.isdigit():
+                        out.append((parts[0], int(port)))
+        return out
+
+    def _sdp_lines(self) -> list[str]:
+        if not self.body or b"\nm=" not in self.body and b"\nc=" not in self.body:
+            return []
+        return self.body.decode("utf-8", "replace").splitlines()
+
+
+# -- entry points ----------------------------------------------------------------------
+def looks_like_sip(payload: bytes) -> bool:
+    """Whether a payload starts like a SIP message (by content, on any port).
+
+    >>> looks_like_sip(b"OPTIONS sip:a@b SIP/2.0\\r\\n"), looks_like_sip(b"SIP/2.0 200 OK\\r\\n")
+    (True, True)
+    >>> looks_like_sip(b"GET / HTTP/1.1\\r\\n"), looks_like_sip(b"\\x80\\x08rtp")
+    (False, False)
+    """
+    if payload[:8].upper() == b"SIP/2.0 ":
+        return True
+    eol = payload.find(b"\n", 0, 4096)
+    line = payload[:eol] if eol >= 0 else payload[:4096]
+    return line.rstrip(b"\r \t")[-7:].upper() == b"SIP/2.0" and b" " in line
+
+
+def parse_message(data: bytes) -> SipMessage:
+    """Parse one SIP message; raise :class:`SipParseError` (with a reason) if it is not one.
+
+    Leading CRLFs (keep-alives) are skipped; the body is cut at Content-Length when the
+    header is present and smaller than what is there.
+    """
+    if not data:
+        raise SipParseError("empty")
+    if len(data) > MAX_MESSAGE:
+        raise SipParseError("too_large")
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")
+        if not data:
+            raise SipParseError("keepalive")
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        head, body = data[:end], data[end + 4:]
+    else:
+        end = data.find(b"\n\n")
+        if end >= 0:
+            head, body = data[:end], data[end + 2:]
+        else:
+            head, body = data, b""
+    text = head.decode("utf-8", "surrogateescape")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first, _, rest = text.partition("\n")
+    message = _start_line(first.strip(" \t"))
+    if rest:
+        message.headers = _headers(rest)
+    if body:
+        cl = message.headers.get("content-length")
+        if cl:
+            value = cl[0]
+            if value.isdigit() and int(value) < len(body):
+                body = body[:int(value)]
+        message.body = body
+    return message
+
+
+def _start_line(line: str) -> SipMessage:
+    if line[:8].upper() == "SIP/2.0 " or line[:8].upper() == "SIP/2.0\t":
+        m = _STATUS_LINE.match(line)
+        if not m:
+            raise SipParseError("bad_status_line")
+        status = int(m.group(1))
+        if status < 100 or status > 699:
+            raise SipParseError("bad_status_code")
+        return SipMessage(False, status=status, reason=(m.group(2) or "").strip())
+    parts = line.split(" ")
+    if len(parts) != 3:
+        parts = line.split()
+        if len(parts) != 3:
+            if line.upper().startswith("SIP/") or line[-8:].upper().startswith("SIP/"):
+                raise SipParseError("bad_version")
+            raise SipParseError("not_sip" if "SIP/" not in line.upper() else "bad_request_line")
+    method, uri, version = parts
+    if version != "SIP/2.0":
+        if version.upper() == "SIP/2.0":
+            pass  # RFC 3261 says case-insensitive
+        elif version.upper().startswith("SIP/"):
+            raise SipParseError("bad_version")
+        else:
+            raise SipParseError("not_sip")
+    if not _TOKEN.match(method):
+        raise SipParseError("bad_method")
+    if not _SCHEME.match(uri):
+        raise SipParseError("bad_request_uri")
+    return SipMessage(True, method=method, uri=uri)
+
+
+def _headers(text: str) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    if "\n " in text or "\n\t" in text:
+        text = re.sub(r"\n[ \t]+", " ", text)  # unfold continuation lines
+    cache = _NAME_CACHE
+    for line in text.split("\n"):
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue  # not a header line: ignored, as most stacks do
+        canon = cache.get(name)
+        if canon is None:
+            canon = name.strip().lower()
+            canon = COMPACT.get(canon, canon)
+            if len(cache) < 4096:
+                cache[name] = canon
+        value = value.strip(" \t")
+        if canon in LIST_HEADERS and "," in value:
+            values = split_list(value)
+            existing = headers.get(canon)
+            if existing is None:
+                headers[canon] = values
+            else:
+                existing.extend(values)
+        else:
+            existing = headers.get(canon)
+            if existing is None:
+                headers[canon] = [value]
+            else:
+                existing.append(value)
+    return headers
+
+
+# -- value grammar helpers -------------------------------------------------------------
+def split_list(value: str) -> list[str]:
+    """Split a comma list, respecting quoted strings and <...> URIs.
+
+    >>> split_list('"a, b" <sip:x@y>;p=1, <sip:z@w>')
+    ['"a, b" <sip:x@y>;p=1', '<sip:z@w>']
+    """
+    out, start, quoted, angle, escaped = [], 0, False, False, False
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        elif ch == "," and not angle:
+            piece = value[start:i].strip(" \t")
+            if piece:
+                out.append(piece)
+            start = i + 1
+    piece = value[start:].strip(" \t")
+    if piece:
+        out.append(piece)
+    return out
+
+
+def name_addr(value: str) -> tuple[str, str, str]:
+    """(display name, URI, header parameters) of a From/To/Contact/PAI value.
+
+    >>> name_addr('"J \\\\"R\\\\" <x>" <sip:jr@example.com;transport=udp>;tag=98asjd8')
+    ('J \\\\"R\\\\" <x>', 'sip:jr@example.com;transport=udp', ';tag=98asjd8')
+    >>> name_addr("sip:alice@atlanta.example.com;tag=1928301774")
+    ('', 'sip:alice@atlanta.example.com', ';tag=1928301774')
+    """
+    value = value.strip(" \t")
+    display = ""
+    rest = value
+    if value.startswith('"'):
+        i, n = 1, len(value)
+        while i < n:
+            ch = value[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                break
+            i += 1
+        display = value[1:i]
+        rest = value[i + 1:]
+    lt = rest.find("<")
+    if lt >= 0:
+        gt = rest.find(">", lt)
+        if gt < 0:
+            return display, rest[lt + 1:].strip(), ""
+        if not display:
+            display = rest[:lt].strip(" \t")
+        return display, rest[lt + 1:gt].strip(), rest[gt + 1:].strip(" \t")
+    # addr-spec: parameters after the URI belong to the header, not to the URI
+    semi = rest.find(";")
+    if semi >= 0:
+        return display, rest[:semi].strip(" \t"), rest[semi:].strip(" \t")
+    return display, rest.strip(" \t"), ""
+
+
+def header_params(params: str) -> dict[str, str]:
+    """``;name=value`` header parameters (names lower-cased; spaces around = allowed).
+
+    >>> header_params(" ;tag = 98asjd8 ;expires=60;lr")
+    {'tag': '98asjd8', 'expires': '60', 'lr': ''}
+    """
+    out = {}
+    if not params:
+        return out
+    for part in params.split(";"):
+        name, _, value = part.partition("=")
+        name = name.strip(" \t").lower()
+        if name:
+            out[name] = value.strip(" \t").strip('"')
+    return out
+
+
+def uri_user(uri: str) -> str:
+    """The user part of a sip:/sips: URI, or the number of a tel: URI, unescaped.
+
+    >>> uri_user("sip:%2B8613812345678@ims.example;user=phone")
+    '+8613812345678'
+    >>> uri_user("tel:+1-201-555-0123;phone-context=x"), uri_user("sip:example.com")
+    ('+1-201-555-0123', '')
+    >>> uri_user("sips:user%40example.com@example.net")
+    'user@example.com'
+    """
+    if not uri:
+        return ""
+    colon = uri.find(":")
+    if colon < 0:
+        return ""
+    scheme = uri[:colon].lower()
+    rest = uri[colon + 1:]
+    if scheme == "tel":
+        user = rest.split(";", 1)[0]
+    elif scheme in ("sip", "sips"):
+        at = rest.rfind("@")
+        if at < 0:
+            return ""
+        user = rest[:at]
+        # user-info may carry a password (user:password@host) and user parameters
+        user = user.split(":", 1)[0]
+    else:
+        return ""
+    if "%" in user:
+        user = unquote(user, errors="replace")
+    return user.strip()
+
+
+def uri_host(uri: str) -> str:
+    """The host of a sip:/sips: URI.
+
+    >>> uri_host("sip:alice@[2001:db8::10]:5060;transport=tcp"), uri_host("sip:b.example")
+    ('[2001:db8::10]', 'b.example')
+    """
+    colon = uri.find(":")
+    rest = uri[colon + 1:] if colon >= 0 else uri
+    rest = rest.split(";", 1)[0].split("?", 1)[0]
+    at = rest.rfind("@")
+    host = rest[at + 1:] if at >= 0 else rest
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.split(":", 1)[0]
+
+
+def _cseq(value: str) -> tuple[int | None, str]:
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return None, parts[-1] if parts else ""
+    return int(parts[0]), parts[1]
