@@ -137,19 +137,14 @@ def _decode_v3(frame: bytes, received: float, origin: str) -> Datagram:
     size = len(frame)
     if size < 6:
         raise HepError("hep: frame shorter than its header")
-    total = _U16.unpack_from(frame, 4)[0]
+    total = (frame[4] << 8) | frame[5]
     if total < 6:
         raise HepError("hep: bad total length")
     if total > size:
         raise HepError("hep: truncated frame")
-    src = dst = ""
-    sport = dport = 0
-    proto = 17
-    sec: int | None = None
-    usec = 0
-    ptype = PROTO_TYPE_SIP
-    payload: bytes | None = None
-    attrs: dict = {"hep_version": 3}
+    # One pass collects the generic chunks' values; the fields are read afterwards (a
+    # dict store per chunk is cheaper than a branch chain per chunk).
+    chunks: dict[int, bytes] = {}
     pos = 6
     unpack = _CHUNK.unpack_from
     while pos < total:
@@ -162,52 +157,57 @@ def _decode_v3(frame: bytes, received: float, origin: str) -> Datagram:
         if end > total:
             raise HepError("hep: chunk beyond frame end")
         if vendor == 0:
-            value = frame[pos + 6:end]
-            if ctype == CHUNK_PAYLOAD:
-                payload = value
-            elif ctype == CHUNK_SRC_IP4:
-                src = _ip4(value, "source")
-            elif ctype == CHUNK_DST_IP4:
-                dst = _ip4(value, "destination")
-            elif ctype == CHUNK_SRC_PORT:
-                sport = _uint(value, "source port")
-            elif ctype == CHUNK_DST_PORT:
-                dport = _uint(value, "destination port")
-            elif ctype == CHUNK_TIME_SEC:
-                sec = _uint(value, "time")
-            elif ctype == CHUNK_TIME_USEC:
-                usec = _uint(value, "time")
-            elif ctype == CHUNK_IP_PROTO:
-                proto = _uint(value, "protocol id")
-            elif ctype == CHUNK_PROTO_TYPE:
-                ptype = _uint(value, "protocol type")
-            elif ctype == CHUNK_CAPTURE_ID:
-                attrs["capture_id"] = _uint(value, "capture id")
-            elif ctype == CHUNK_SRC_IP6:
-                src = _ip6(value, "source")
-            elif ctype == CHUNK_DST_IP6:
-                dst = _ip6(value, "destination")
-            elif ctype == CHUNK_PAYLOAD_GZIP:
-                payload = _inflate(value)
-            elif ctype == CHUNK_NODE_NAME:
-                attrs["node"] = _text(value)
-            elif ctype == CHUNK_CORRELATION_ID:
-                attrs["correlation_id"] = _text(value)
-            elif ctype == CHUNK_AUTH_KEY:
-                # kept out of attrs: it is a secret, and attrs end up in evidence
-                attrs["authenticated"] = True
-            # other generic chunks (VLAN, MOS, ...) carry nothing the SIP layer uses
+            chunks[ctype] = frame[pos + 6:end]
+        # vendor chunks carry nothing the SIP layer uses
         pos = end
+    get = chunks.get
+    value = get(CHUNK_PROTO_TYPE)
+    ptype = PROTO_TYPE_SIP if value is None else _uint(value, "protocol type")
     if ptype != PROTO_TYPE_SIP:
         raise HepError(f"hep: not SIP (protocol type {ptype})")
+    payload = get(CHUNK_PAYLOAD)
     if payload is None:
-        raise HepError("hep: no payload chunk")
-    if sec is None:
+        value = get(CHUNK_PAYLOAD_GZIP)
+        if value is None:
+            raise HepError("hep: no payload chunk")
+        payload = _inflate(value)
+    value = get(CHUNK_SRC_IP4)
+    if value is not None:
+        src = _ip4(value, "source")
+        dst = _ip4(get(CHUNK_DST_IP4, b""), "destination")
+    else:
+        value = get(CHUNK_SRC_IP6)
+        src = _ip6(value, "source") if value is not None else ""
+        value = get(CHUNK_DST_IP6)
+        dst = _ip6(value, "destination") if value is not None else ""
+    value = get(CHUNK_SRC_PORT)
+    sport = _uint(value, "source port") if value is not None else 0
+    value = get(CHUNK_DST_PORT)
+    dport = _uint(value, "destination port") if value is not None else 0
+    value = get(CHUNK_IP_PROTO)
+    proto = _uint(value, "protocol id") if value is not None else 17
+    value = get(CHUNK_TIME_SEC)
+    if value is None:
         time = received
     else:
+        value2 = get(CHUNK_TIME_USEC)
+        usec = _uint(value2, "time") if value2 is not None else 0
         if usec >= 1_000_000:
             raise HepError("hep: bad microseconds")
-        time = sec + usec / 1e6
+        time = _uint(value, "time") + usec / 1e6
+    attrs: dict = {"hep_version": 3}
+    value = get(CHUNK_CAPTURE_ID)
+    if value is not None:
+        attrs["capture_id"] = _uint(value, "capture id")
+    value = get(CHUNK_NODE_NAME)
+    if value is not None:
+        attrs["node"] = _text(value)
+    value = get(CHUNK_CORRELATION_ID)
+    if value is not None:
+        attrs["correlation_id"] = _text(value)
+    if CHUNK_AUTH_KEY in chunks:
+        # the key itself stays out of attrs: it is a secret, and attrs end up in evidence
+        attrs["authenticated"] = True
     where = attrs.get("node") or attrs.get("capture_id")
     return Datagram(time, src, sport, dst, dport, _TRANSPORTS.get(proto, "udp"), payload,
                     origin or (f"hep:{where}" if where is not None else "hep"), attrs)

@@ -27,16 +27,20 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import select
+import socket
 import threading
 import time as wallclock
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from capture.hep import HEP3_MAGIC, HEP_PORT, HepDecoder
+from capture.hep import HEP3_MAGIC, HEP_PORT, HepDecoder, split_hep3
 from capture.packets import Datagram
 
 _STOP = object()
+#: UDP frames read per queue hand-off, at most
+_UDP_BATCH = 64
 
 
 @dataclass
@@ -69,62 +73,111 @@ class HepCollector:
     sink
         Called with each decoded SIP :class:`Datagram`, in arrival order, from one thread.
     host, port
-        Where to listen (default ``0.0.0.0:9060`` is the operator's choice; tests use
-        ``127.0.0.1`` and port 0 for a free port). UDP and TCP share the port number when
-        possible.
+        Where to listen (an operator may choose ``0.0.0.0:9060``; tests use ``127.0.0.1``
+        and port 0 for a free port). UDP and TCP share the port number when possible.
     queue_size
-        Bound of the queue between the network and the sink; when full, datagrams are
+        Bound of the queue between the network and the sink, in batches (a UDP batch is
+        at most 64 frames, a TCP batch what one read brought); when full, datagrams are
         dropped and counted (``queue full``) rather than growing memory without limit.
     max_connections, idle_timeout
         TCP bounds: concurrent agents, and seconds of silence before a connection is closed.
+    udp_buffer
+        Kernel receive buffer asked for the UDP socket (bursts from many agents).
     """
 
     def __init__(self, sink: Callable[[Datagram], object], host: str = "127.0.0.1",
                  port: int = HEP_PORT, udp: bool = True, tcp: bool = True,
                  queue_size: int = 10_000, max_connections: int = 64,
-                 idle_timeout: float = 300.0) -> None:
+                 idle_timeout: float = 300.0, udp_buffer: int = 8 << 20) -> None:
         self.sink = sink
         self.host, self.port = host, port
         self.udp, self.tcp = udp, tcp
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
-        self.decoder = HepDecoder()
+        self.udp_buffer = udp_buffer
+        #: one decoder per receiving thread: their counters are never shared
+        self.decoders = {"udp": HepDecoder(), "tcp": HepDecoder()}
         self.stats = CollectorStats()
         self.udp_port: int | None = None
         self.tcp_port: int | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._udp_sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._net_thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._sink_thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
-        self._progress = threading.Condition()
+        self._closing = False
         self._closers: list[Callable[[], object]] = []
         self._tasks: set[asyncio.Task] = set()
-        self._handled_frames = 0
+        # frames handled without reaching the sink (rejected, dropped), per receiving thread
+        self._not_delivered = {"udp": 0, "tcp": 0}
+        self._error_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> HepCollector:
         self._sink_thread = threading.Thread(target=self._consume, name="hep-sink", daemon=True)
         self._sink_thread.start()
-        self._net_thread = threading.Thread(target=self._run_loop, name="hep-net", daemon=True)
-        self._net_thread.start()
-        self._ready.wait(10)
-        if self._startup_error is not None:
+        try:
+            if self.udp:
+                self._open_udp()
+            if self.tcp:
+                loop_thread = threading.Thread(target=self._run_loop, name="hep-tcp",
+                                               daemon=True)
+                self._threads.append(loop_thread)
+                loop_thread.start()
+                self._ready.wait(10)
+                if self._startup_error is not None:
+                    raise self._startup_error
+        except BaseException:
             self.stop()
-            raise self._startup_error
+            raise
         return self
 
+    def _open_udp(self) -> None:
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+                             socket.SOCK_DGRAM)
+        try:
+            # bursts from many agents: ask for a large kernel buffer (forced when root)
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33),
+                            self.udp_buffer)
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.udp_buffer)
+            except OSError:
+                pass
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self._udp_sock = sock
+        self.udp_port = sock.getsockname()[1]
+        t = threading.Thread(target=self._udp_loop, args=(sock,), name="hep-udp", daemon=True)
+        self._threads.append(t)
+        t.start()
+
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop listening, deliver what is queued, and join both threads."""
+        """Stop listening, deliver what is queued, and join the threads."""
+        self._closing = True
         loop = self._loop
-        if loop is not None and self._net_thread is not None and self._net_thread.is_alive():
+        if loop is not None and loop.is_running():
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-            self._net_thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+        if self._udp_sock is not None:
+            self._udp_sock.close()
+            self._udp_sock = None
         if self._sink_thread is not None and self._sink_thread.is_alive():
             self._queue.put(_STOP)
             self._sink_thread.join(timeout)
         self._loop = None
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
 
     def __enter__(self) -> HepCollector:
         return self.start()
@@ -135,32 +188,60 @@ class HepCollector:
     def wait_for(self, frames: int, timeout: float) -> bool:
         """Wait (wall clock, bounded) until ``frames`` frames were received and handled."""
         deadline = wallclock.monotonic() + timeout
-        with self._progress:
-            while self._handled() < frames:
-                left = deadline - wallclock.monotonic()
-                if left <= 0:
-                    return False
-                self._progress.wait(min(left, 0.2))
+        while self.handled < frames:
+            if wallclock.monotonic() >= deadline:
+                return False
+            wallclock.sleep(0.01)
         return True
 
     def wait_quiet(self, quiet: float = 0.5, timeout: float = 30.0) -> int:
-        """Wait until no frame arrived for ``quiet`` seconds (bounded); the frames seen."""
+        """Wait until no frame was handled for ``quiet`` seconds (bounded); frames handled."""
         deadline = wallclock.monotonic() + timeout
         seen, since = -1, wallclock.monotonic()
         while wallclock.monotonic() < deadline:
-            now_seen = self._handled()
+            now_seen = self.handled
             if now_seen != seen:
                 seen, since = now_seen, wallclock.monotonic()
             elif wallclock.monotonic() - since >= quiet:
                 break
-            wallclock.sleep(0.05)
+            wallclock.sleep(0.02)
         return seen
 
-    def _handled(self) -> int:
-        # frames fully handled: rejected, dropped, or delivered to the sink
-        return self._handled_frames
+    @property
+    def handled(self) -> int:
+        """Frames fully handled: delivered to the sink, rejected, or dropped."""
+        return self.stats.delivered + sum(self._not_delivered.values())
 
-    # -- network side (asyncio thread) ----------------------------------------------------
+    @property
+    def errors(self) -> Counter:
+        return self.stats.errors
+
+    # -- UDP (its own thread: a blocking receive loop beats an event loop per datagram) ----
+    def _udp_loop(self, sock: socket.socket) -> None:
+        recv = sock.recvfrom
+        batch = self._batch
+        wait = select.select
+        ready = [sock]
+        while not self._closing:
+            if not wait(ready, (), (), 0.2)[0]:  # the timeout is how soon stop() is noticed
+                continue
+            # drain what is waiting: one queue hand-off per batch, not per frame, is what
+            # keeps up with bursts
+            frames = []
+            for _ in range(_UDP_BATCH):
+                try:
+                    frames.append(recv(65535))
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as e:
+                    if self._closing:
+                        return
+                    self._error(f"udp: {type(e).__name__}", "udp", frame=False)
+                    break
+            if frames:
+                batch(frames, "udp")
+
+    # -- TCP (asyncio, one task per agent connection) ---------------------------------------
     def _run_loop(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -178,24 +259,15 @@ class HepCollector:
             loop.close()
 
     async def _listen(self) -> None:
-        loop = asyncio.get_running_loop()
-        port = self.port
-        if self.udp:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(self.host, port))
-            self.udp_port = transport.get_extra_info("sockname")[1]
-            self._closers.append(transport.close)
-            if port == 0:
-                port = self.udp_port
-        if self.tcp:
-            try:
-                server = await asyncio.start_server(self._serve_tcp, self.host, port)
-            except OSError:
-                if self.port != 0:
-                    raise
-                server = await asyncio.start_server(self._serve_tcp, self.host, 0)
-            self.tcp_port = server.sockets[0].getsockname()[1]
-            self._closers.append(server.close)
+        port = self.udp_port if self.port == 0 and self.udp_port else self.port
+        try:
+            server = await asyncio.start_server(self._serve_tcp, self.host, port)
+        except OSError:
+            if self.port != 0:
+                raise
+            server = await asyncio.start_server(self._serve_tcp, self.host, 0)
+        self.tcp_port = server.sockets[0].getsockname()[1]
+        self._closers.append(server.close)
 
     async def _shutdown(self) -> None:
         for close in self._closers:
@@ -209,67 +281,87 @@ class HepCollector:
             await asyncio.sleep(0)
         asyncio.get_running_loop().stop()
 
-    def _frame(self, data: bytes, transport: str, peer: str) -> None:
-        stats = self.stats
-        stats.frames[transport] += 1
-        stats.bytes[transport] += len(data)
-        d = self.decoder.decode(data, wallclock.time(), "")
-        if d is None:
-            stats.errors[self.decoder.last_reason] += 1
-            self._done()
-            return
-        d.attrs["collector_peer"] = peer
-        try:
-            self._queue.put_nowait(d)
-        except queue.Full:
-            stats.errors["queue full"] += 1
-            self._done()
-
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._tasks.add(task)
-        host, port = writer.get_extra_info("peername")[:2]
-        peer = f"{host}:{port}"
+        peer = writer.get_extra_info("peername")
         self.stats.connections += 1
+        buf = bytearray()
         try:
             if len(self._tasks) > self.max_connections:
-                self.stats.errors["tcp: too many connections"] += 1
+                self._error("tcp: too many connections", "tcp", frame=False)
                 return
             while True:
+                # read what is there (many frames at a time), then cut frames by length
                 try:
-                    head = await asyncio.wait_for(reader.readexactly(6), self.idle_timeout)
-                except asyncio.IncompleteReadError as e:
-                    if e.partial:
-                        self.stats.errors["tcp: truncated frame at connection end"] += 1
-                    return
+                    async with asyncio.timeout(self.idle_timeout):
+                        data = await reader.read(1 << 16)
                 except TimeoutError:
-                    self.stats.errors["tcp: idle connection closed"] += 1
+                    self._error("tcp: idle connection closed", "tcp", frame=False)
                     return
-                if head[:4] != HEP3_MAGIC:
-                    # without the HEP3 length there is no way to find the next frame
+                if not data:
+                    if buf:
+                        self._error("tcp: truncated frame at connection end", "tcp", False)
+                    return
+                buf += data
+                frames, used = split_hep3(buf)
+                if used:
+                    del buf[:used]
+                if frames:
+                    self._batch([(f, peer) for f in frames], "tcp")
+                if len(buf) >= 6:
+                    # split_hep3 stopped before a complete frame: either it is still
+                    # arriving, or the stream is not (or no longer) HEP3
+                    if buf[:4] != HEP3_MAGIC:
+                        self.stats.frames["tcp"] += 1
+                        self._error("tcp: stream is not HEP3, connection closed", "tcp")
+                        return
+                    if (buf[4] << 8) | buf[5] < 6:
+                        self.stats.frames["tcp"] += 1
+                        self._error("hep: bad total length", "tcp")
+                        return
+                elif buf and not HEP3_MAGIC.startswith(bytes(buf[:4])):
                     self.stats.frames["tcp"] += 1
-                    self.stats.errors["tcp: stream is not HEP3, connection closed"] += 1
-                    self._done()
+                    self._error("tcp: stream is not HEP3, connection closed", "tcp")
                     return
-                total = int.from_bytes(head[4:6], "big")
-                if total < 6:
-                    self.stats.frames["tcp"] += 1
-                    self.stats.errors["hep: bad total length"] += 1
-                    self._done()
-                    return
-                try:
-                    body = await asyncio.wait_for(reader.readexactly(total - 6),
-                                                  self.idle_timeout)
-                except (asyncio.IncompleteReadError, TimeoutError):
-                    self.stats.errors["tcp: truncated frame at connection end"] += 1
-                    return
-                self._frame(head + body, "tcp", peer)
         except ConnectionError:
-            self.stats.errors["tcp: connection reset"] += 1
+            self._error("tcp: connection reset", "tcp", frame=False)
         finally:
             self._tasks.discard(task)
             writer.close()
+
+    # -- both transports ------------------------------------------------------------------
+    def _batch(self, frames: list[tuple[bytes, object]], transport: str) -> None:
+        stats = self.stats
+        decoder = self.decoders[transport]
+        decode = decoder.decode
+        received = wallclock.time()
+        out = []
+        nbytes = 0
+        for data, peer in frames:
+            nbytes += len(data)
+            d = decode(data, received, "")
+            if d is None:
+                self._error(decoder.last_reason, transport)
+                continue
+            d.attrs["collector_peer"] = f"{peer[0]}:{peer[1]}" if peer else ""
+            out.append(d)
+        stats.frames[transport] += len(frames)
+        stats.bytes[transport] += nbytes
+        if out:
+            try:
+                self._queue.put_nowait(out)
+            except queue.Full:
+                with self._error_lock:
+                    stats.errors["queue full"] += len(out)
+                self._not_delivered[transport] += len(out)
+
+    def _error(self, reason: str, transport: str, frame: bool = True) -> None:
+        with self._error_lock:  # rare path; both receiving threads count here
+            self.stats.errors[reason] += 1
+        if frame:
+            self._not_delivered[transport] += 1  # only this transport's thread writes it
 
     # -- sink side (consumer thread) ------------------------------------------------------
     def _consume(self) -> None:
@@ -277,29 +369,13 @@ class HepCollector:
         sink = self.sink
         stats = self.stats
         while True:
-            d = get()
-            if d is _STOP:
+            batch = get()
+            if batch is _STOP:
                 return
-            try:
-                sink(d)
-            except Exception as e:  # noqa: BLE001 - one bad datagram must not stop the service
-                stats.errors[f"sink error: {type(e).__name__}"] += 1
-            stats.delivered += 1
-            self._done()
-
-    def _done(self) -> None:
-        # called from either thread: the count and the wake-up under one lock
-        with self._progress:
-            self._handled_frames += 1
-            self._progress.notify_all()
-
-
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, collector: HepCollector) -> None:
-        self.collector = collector
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        self.collector._frame(data, "udp", f"{addr[0]}:{addr[1]}")
-
-    def error_received(self, exc: Exception) -> None:
-        self.collector.stats.errors[f"udp: {type(exc).__name__}"] += 1
+            for d in batch:
+                try:
+                    sink(d)
+                except Exception as e:  # noqa: BLE001 - a bad datagram must not stop the service
+                    with self._error_lock:
+                        stats.errors[f"sink error: {type(e).__name__}"] += 1
+                stats.delivered += 1

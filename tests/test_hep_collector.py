@@ -126,6 +126,7 @@ def test_full_queue_drops_are_counted_not_hidden():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for _ in range(20):
                 s.sendto(frame, ("127.0.0.1", c.udp_port))
+                time.sleep(0.01)  # one frame per batch: the queue holds 2 batches
         deadline = time.monotonic() + 5
         while c.stats.frames["udp"] < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -147,7 +148,7 @@ def test_sink_errors_are_counted_and_stop_releases_the_ports():
     assert c.wait_for(1, timeout=5)
     c.stop()
     assert c.stats.errors == {"sink error: RuntimeError": 1}
-    assert not c._net_thread.is_alive() and not c._sink_thread.is_alive()
+    assert not c.running and not c._sink_thread.is_alive()
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", c.udp_port if kind == socket.SOCK_DGRAM else c.tcp_port))
