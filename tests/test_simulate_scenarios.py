@@ -69,6 +69,15 @@ def test_voip_box_line_becomes_a_gateway(sim_week):
         p = s["params"]
         box = [c for c in calls_from[s["subject"]] if c["user_agent"] == p["box_user_agent"]]
         assert len(box) == p["calls"] > 0
+        lo, hi = {"strong": (30, 60), "medium": (6, 30), "weak": (3, 6)}[p["tier"]]
+        assert lo <= p["rate_per_hour"] <= hi
+        expected = p["rate_per_hour"] * p["active_seconds"] / 3600
+        if expected >= 20:
+            assert 0.6 * expected <= len(box) <= 1.4 * expected
+        local_hours = {int((c["t"] + 8 * 3600) % 86400 // 3600) for c in box}
+        first, last = p["active_hours"]
+        allowed = {(first + k) % 24 for k in range((last - first) % 24)}
+        assert local_hours <= allowed
         assert all(c["src_ip"] == p["box_ip"] and c["ingress"] == "access"
                    and c["caller_line"] == "residential" for c in box)
         assert len({c["callee"] for c in box}) == p["distinct_callees"] >= 0.8 * len(box)
@@ -106,8 +115,10 @@ def test_harassment_calls_are_where_the_label_says(sim_week):
         assert len(unanswered_or_short) == len(calls)
         if p["variant"] == "courier":
             assert numbers >= {"95353", "952306"} and s["counterparty"] == "express-courier"
-            fb = [f for f in sim_week.feedback if f["number"] == s["subject"]]
-            assert [f["kind"] for f in fb] == ["not_me"] and fb[0]["about"] == s["counterparty"]
+            fb = [f for f in sim_week.feedback if f["number"] == s["subject"]
+                  and f["about"] == s["counterparty"]]
+            assert [f["kind"] for f in fb] == ["not_me"]
+            assert fb[0]["t"] == epoch(p["feedback_time"])
             assert any(t > fb[0]["t"] for t in times)  # continues after the complaint
             weeks = (times[-1] - times[0]) / (7 * 86400)
             assert p["calls"] >= 8 and weeks > 0

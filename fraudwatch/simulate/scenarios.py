@@ -35,6 +35,7 @@ ORGANISATION = "express-courier"  # owner of the hotlines 95353 and 952306
 HIGH_RISK = (("855", 8), ("95", 9), ("63", 10))           # Cambodia, Myanmar, Philippines
 WANGIRI = (("252", 8), ("216", 8), ("882", 10), ("675", 7), ("222", 8), ("247", 5))
 UNASSIGNED = ("999", "210", "969", "289")                   # spare E.164 country codes
+VOIP_TIERS = {"strong": (30, 60), "medium": (6, 30), "weak": (3, 6)}  # calls per hour
 BOX_AGENTS = ("GoIP-8 GST1610-1.01-68", "DBL GoIP GST1610", "Dinstar UC2000-VE 2.7.1",
               "OpenVox VS-GW1202", "Ejoin ACOM632 2.0")
 FOREIGN_NETS = ("103.216", "45.125", "202.58", "119.8", "43.228", "175.100", "27.109")
@@ -97,7 +98,9 @@ def voip_box(ctx: Context, i: int, n: int) -> dict:
     line = ctx.number(line_i)
     span = min(rng.uniform(1.5, 4.0) * 86400, ctx.period * 0.6)
     onset = ctx.onset(i, n, span)
-    rate = round(_loguniform(rng, 3, 60), 1)
+    # intensity tiers: a strong box (30-60 calls/h) is easy, a weak one (3-6/h) is not
+    tier = str(rng.choice(["strong", "medium", "weak"], p=[0.4, 0.3, 0.3]))
+    rate = round(_loguniform(rng, *VOIP_TIERS[tier]), 1)
     answer_p = round(float(rng.uniform(0.12, 0.4)), 2)
     intl_share = round(float(rng.uniform(0.05, 0.3)), 2)
     first_hour = int(rng.choice([19, 20, 21, 22, 23]))
@@ -119,10 +122,11 @@ def voip_box(ctx: Context, i: int, n: int) -> dict:
     session = local_midnight + first_hour * 3600
     if session + hours * 3600 < onset:
         session += 86400
-    calls, callees, last = 0, set(), onset
+    calls, callees, last, active = 0, set(), onset, 0
     while session < end_of_activity:
         a, b = max(session, onset + 60), min(session + hours * 3600, end_of_activity)
         if b > a:
+            active += int(b - a)
             k = int(rng.poisson(rate * (b - a) / 3600))
             starts = np.sort(rng.integers(a, b, k))
             dest = rng.random(k)
@@ -150,9 +154,11 @@ def voip_box(ctx: Context, i: int, n: int) -> dict:
                 ev.call(s, str(phonebook.mobiles(rng, 1)[0]), line, 0, "BUSY", "domestic", "",
                         "residential")
         session += 86400
-    return label("voip_box", line, None, onset, last, rate_per_hour=rate, answer_ratio=answer_p,
+    return label("voip_box", line, None, onset, last, tier=tier, rate_per_hour=rate,
+                 answer_ratio=answer_p,
                  international_share=intl_share, calls=calls, distinct_callees=len(callees),
-                 active_hours=[first_hour, (first_hour + hours) % 24], box_ip=box_ip,
+                 active_hours=[first_hour, (first_hour + hours) % 24], active_seconds=active,
+                 box_ip=box_ip,
                  box_user_agent=agent, home_ip=str(ctx.pop.device_ip[line_i]),
                  home_user_agent=str(ctx.pop.user_agent[line_i]))
 
@@ -363,6 +369,8 @@ def sms_bombing(ctx: Context, i: int, n: int) -> dict:
         ev.sms(int(rng.integers(onset, onset + window)), number, victim,
                f"【{name}】您正在进行转账操作，验证码{int(rng.integers(0, 10**6)):06d}，"
                "切勿告知他人。")
+    if rng.random() < 0.5:  # some victims call the operator about it
+        ev.feedback(max(times) + int(rng.integers(600, 4 * 3600)), victim, "complaint")
     return label("sms_bombing", victim, None, onset, max(times), messages=messages,
                  ports=n_ports, window_minutes=window // 60, bank_message=bank)
 
