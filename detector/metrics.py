@@ -165,6 +165,10 @@ class FraudwatchMetrics:
                                      "(Unix seconds) of the newest record processed.", registry=r)
         self.lag = Gauge("fraudwatch_event_time_lag_seconds", "Wall-clock time minus the event "
                          "time of the newest record processed.", registry=r)
+        # Computed at scrape time: a stalled pipeline shows a growing lag, not a frozen one.
+        self._last_event: float | None = None
+        self.lag.set_function(lambda: 0.0 if self._last_event is None
+                              else max(0.0, wallclock.time() - self._last_event))
         # -- pipeline health -----------------------------------------------------------
         self.buffered = Gauge("fraudwatch_reorder_buffer_records", "Records waiting in the "
                               "event-time reorder buffer.", registry=r)
@@ -271,7 +275,7 @@ class FraudwatchMetrics:
         last = engine.last_time
         if last is not None:
             self.last_event_time.set(last)
-            self.lag.set(max(0.0, wallclock.time() - last))
+            self._last_event = last
             with self._lock:
                 self.suspects.expire(last)
 

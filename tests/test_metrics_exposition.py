@@ -218,3 +218,26 @@ def test_metrics_port_in_use_is_a_user_error(tmp_path):
     assert "Traceback" not in r.stderr and "--metrics-port" in r.stderr
     assert time.monotonic() - started < 30
     assert len(r.stderr.strip().splitlines()) == 1  # a one-line message
+
+
+def test_event_time_lag_is_computed_at_scrape_time():
+    m = FraudwatchMetrics()
+    engine = Engine(kinds=[], lateness=0)
+    engine.push(Sms(time=time.time() - 100, sender="1069", recipient="139"))
+    m.observe_engine(engine)
+    first = value(m.exposition(), "fraudwatch_event_time_lag_seconds")
+    assert 99 <= first < 200
+    time.sleep(1.1)  # no new record: the lag keeps growing
+    assert value(m.exposition(), "fraudwatch_event_time_lag_seconds") >= first + 1
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import detector.metrics
+    import detector.suspects
+    import fraudwatch.alertmanager
+
+    for module in (detector.metrics, detector.suspects, fraudwatch.alertmanager):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
