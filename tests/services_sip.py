@@ -96,23 +96,25 @@ class Sipp:
         self.workdir = Path(workdir)
         self._procs: list[subprocess.Popen] = []
 
-    def uas(self, port: int) -> subprocess.Popen:
+    def uas(self, port: int, transport: str = "u1") -> subprocess.Popen:
+        """A UAS answering every call (``transport``: sipp's ``u1`` UDP or ``t1`` TCP)."""
         p = subprocess.Popen([self.sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
-                              "-mp", str(free_port()), "-nostdin"],
+                              "-mp", str(free_port()), "-t", transport, "-nostdin"],
                              cwd=self.workdir, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         self._procs.append(p)
         return p
 
     def uac(self, uas_port: int, port: int, calls: int, rate: int = 20,
-            timeout: float = 30) -> dict[str, str]:
+            timeout: float = 30, transport: str = "u1") -> dict[str, str]:
         """Place ``calls`` calls; sipp's exit code (0: every call succeeded) and its own
         final statistics (``-trace_stat``), e.g. ``stats["SuccessfulCall(C)"]``."""
         stats_file = self.workdir / f"uac-{port}.csv"
         done = subprocess.run(
             [self.sipp, "-sn", "uac", f"127.0.0.1:{uas_port}", "-m", str(calls),
              "-r", str(rate), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_port()),
-             "-nostdin", "-timeout", f"{int(timeout)}s", "-trace_stat", "-stf", str(stats_file)],
+             "-t", transport, "-nostdin", "-timeout", f"{int(timeout)}s", "-trace_stat",
+             "-stf", str(stats_file)],
             cwd=self.workdir, capture_output=True, timeout=timeout + 10,
             stdin=subprocess.DEVNULL)
         lines = [ln for ln in stats_file.read_text().splitlines() if ln.strip()]
