@@ -102,7 +102,10 @@ class SipScan(Detector):
         status = reg.status
         failed = status is not None and status in self.failure_statuses
         refused = status is not None and status in self.sweep_statuses
-        scanner = self.scanner_of(reg.user_agent) if reg.user_agent else ""
+        agent = reg.user_agent
+        scanner = self._agents.get(agent) if agent else ""   # inline cache hit: hot path
+        if scanner is None:
+            scanner = self.scanner_of(agent)
         source = self._sources.get(ip)
         if source is None:
             if not failed and not scanner:
@@ -116,7 +119,10 @@ class SipScan(Detector):
         if not ip:
             return NO_ALERTS
         failed = call.disposition in self.failed_dispositions
-        scanner = self.scanner_of(call.user_agent) if call.user_agent else ""
+        agent = call.user_agent
+        scanner = self._agents.get(agent) if agent else ""
+        if scanner is None:
+            scanner = self.scanner_of(agent)
         source = self._sources.get(ip)
         if source is None:
             if not failed and not scanner:
