@@ -131,6 +131,8 @@ class IntlFraud(Detector):
         category, region, risk, why = self._origin(caller)
         signals: dict[str, float] = {}
         if category == "malformed":
+            if why == "not a number":
+                return NO_ALERTS  # withheld / anonymous presentation: no number to judge
             signals["malformed"] = self.malformed_score
         elif category != "international":
             if not gateway:

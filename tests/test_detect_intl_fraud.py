@@ -193,3 +193,8 @@ def test_country_risk_list_is_data(tmp_path):
     call = intl(0, "+442071234567", "13900000001", 60, "ANSWERED")
     assert IntlFraud(RuleSet.load()).on_call(call) == ()
     assert raised(IntlFraud(RuleSet.load(tmp_path / "rules")).on_call(call)) == ["info"]
+
+
+@pytest.mark.parametrize("caller", ["", "anonymous", "Restricted"])
+def test_withheld_caller_is_not_judged(detector, caller):
+    assert detector.on_call(intl(0, caller, "13900000001")) == ()
