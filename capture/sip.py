@@ -223,8 +223,8 @@ def looks_like_sip(payload: bytes) -> bool:
     """
     if payload[:8].upper() == b"SIP/2.0 ":
         return True
-    eol = payload.find(b"\n", 0, 4096)
-    line = payload[:eol] if eol >= 0 else payload[:4096]
+    eol = payload.find(b"\n")
+    line = payload[:eol] if eol >= 0 else payload
     return line.rstrip(b"\r \t")[-7:].upper() == b"SIP/2.0" and b" " in line
 
 

@@ -115,10 +115,8 @@ class SipCapture:
             return out
         if not payload:
             return []
-        first = payload[0]
-        # fast reject of RTP/RTCP/STUN/DNS...: SIP starts with a letter (or CRLF keep-alive)
-        if not (65 <= first <= 90 or 97 <= first <= 122):
-            return []
+        # RTP/RTCP/STUN/DNS... fail this cheap test; a start line of garbage that ends in
+        # SIP/2.0 passes it, and its rejection by the parser is counted
         if not looks_like_sip(payload):
             return []
         return self._message(payload, d)

@@ -153,7 +153,7 @@ class TcpReassembler:
                 stripped = buf.lstrip(b"\r\n")
                 del buf[: len(buf) - len(stripped)]
                 continue
-            if not looks_like_sip(bytes(buf[:4096])):
+            if not looks_like_sip(bytes(buf[:65536])):
                 # not SIP (HTTP on 5060, a stream joined mid-message, TLS...): resync
                 # at the next start line if there is one in the buffer
                 nxt = _next_start(buf)
