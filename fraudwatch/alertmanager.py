@@ -107,6 +107,9 @@ class Outbox:
         Names subjects in labels and scrubs numbers from the description.
     batch
         At most this many alerts per POST.
+    compact_after
+        On start, rewrite the journal without delivered alerts once it holds this many
+        (the delivered log keeps their ids, so a re-run does not push them again).
     """
 
     JOURNAL = "journal.jsonl"
@@ -114,7 +117,8 @@ class Outbox:
 
     def __init__(self, directory: str | Path, client: AlertmanagerClient | None,
                  pseudonymizer: Pseudonymizer | None = None, hold: float = 3600,
-                 batch: int = 200, backoff: tuple[float, float] = (0.2, 30.0)) -> None:
+                 batch: int = 200, backoff: tuple[float, float] = (0.2, 30.0),
+                 compact_after: int = 10_000) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.client = client
@@ -132,6 +136,8 @@ class Outbox:
         self.posts = 0
         self.failures = 0
         self._dirty = False
+        self.compact_after = compact_after
+        self.compactions = 0
         self.last_sync = wallclock.time()
         self._load()
         self._journal = open(self.dir / self.JOURNAL, "a", encoding="utf-8")  # noqa: SIM115
@@ -145,18 +151,44 @@ class Outbox:
                                   delivered.read_text(encoding="utf-8").splitlines()
                                   if line.strip()}
         journal = self.dir / self.JOURNAL
-        if journal.exists():
-            with open(journal, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        # A torn last line from a crash mid-write: the alert was never
-                        # acknowledged as queued, so the detector will raise it again.
-                        continue
-                    aid = entry.get("id")
-                    if aid and aid not in self.delivered_ids:
-                        self._pending[aid] = entry["payload"]
+        if not journal.exists():
+            return
+        entries = 0
+        torn = False
+        with open(journal, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                entries += 1
+                try:
+                    entry = json.loads(line)
+                    aid = entry["id"]
+                    payload = entry["payload"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    # A torn line from a crash in mid-write (the alert is still in the
+                    # alert log); the journal is rewritten so appends start on a clean line.
+                    torn = True
+                    continue
+                if not line.endswith("\n"):
+                    torn = True
+                if aid not in self.delivered_ids:
+                    self._pending[aid] = payload
+        if torn or entries - len(self._pending) >= self.compact_after:
+            self._rewrite_journal()
+
+    def _rewrite_journal(self) -> None:
+        """Replace the journal by one holding only pending alerts (atomic rename)."""
+        journal = self.dir / self.JOURNAL
+        tmp = journal.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for aid, payload in self._pending.items():
+                fh.write(json.dumps({"id": aid, "payload": payload}, ensure_ascii=False) + "\n")
+            self._sync(fh)
+        os.replace(tmp, journal)
+        dir_fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself is durable
+        finally:
+            os.close(dir_fd)
+        self.compactions += 1
 
     @staticmethod
     def _sync(fh) -> None:

@@ -128,6 +128,29 @@ def test_torn_journal_line_is_skipped_and_rest_reloaded(tmp_path):
     (tmp_path / "ob" / Outbox.DELIVERED).write_text(alerts[1].id + "\n")
     box = Outbox(tmp_path / "ob", None)
     assert sorted(box.pending) == sorted([alerts[0].id, alerts[2].id])
+    assert box.compactions == 1  # rewritten: the next append starts on a clean line
+    extra = make_alerts(5)[4]
+    box.add(extra)
+    box.close()
+    box = Outbox(tmp_path / "ob", None)
+    assert sorted(box.pending) == sorted([alerts[0].id, alerts[2].id, extra.id])
+    assert box.compactions == 0
+    box.close()
+
+
+def test_journal_is_compacted_but_delivered_ids_are_remembered(tmp_path, alertmanager):
+    alerts = make_alerts(6)
+    box = Outbox(tmp_path / "ob", AlertmanagerClient(alertmanager.url), compact_after=3)
+    for a in alerts:
+        box.add(a)
+    assert box.flush(10)
+    box.close()
+    journal = tmp_path / "ob" / Outbox.JOURNAL
+    assert len(journal.read_text().splitlines()) == 6
+    box = Outbox(tmp_path / "ob", AlertmanagerClient(alertmanager.url), compact_after=3)
+    assert box.compactions == 1 and box.pending == []
+    assert journal.read_text() == ""
+    assert not box.add(alerts[0])  # a re-run raising the same alert does not push it again
     box.close()
 
 
