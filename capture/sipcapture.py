@@ -82,6 +82,9 @@ class SipCapture:
         self.decapsulate = list(decapsulate)
         self.stats: Counter = Counter()
         self.errors: Counter = Counter()
+        for hook in self.decapsulate:  # HEP frames it rejects (junk, RTCP, logs): counted here
+            if getattr(hook, "decoder", None) is not None:
+                hook.decoder.errors = self.errors
         self.tcp = TcpReassembler(self.errors)
         self.on_message = on_message
         self.track = track
