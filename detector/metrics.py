@@ -58,8 +58,10 @@ SIP_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", 
                "PRACK", "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH", "other")
 SIP_STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "other")
 
-#: rough bytes of detector state per tracked number, buffered record and notice
-_STATE_BYTES = {"tracked": 600, "buffered": 450, "notice": 250}
+#: bytes of detector state per tracked number, buffered record and notice; the first
+#: measured with tracemalloc over all six detectors (bench/bench_metrics.py --memory:
+#: ~2,800 bytes per tracked number at 1k and 4k simulated subscribers)
+_STATE_BYTES = {"tracked": 2800, "buffered": 450, "notice": 250}
 
 _FOLD_RULES: tuple[tuple[str, str], ...] = (
     ("time", "bad_time"),
@@ -177,10 +179,14 @@ class FraudwatchMetrics:
         self.state_bytes = Gauge("fraudwatch_state_memory_bytes", "Estimated memory held by "
                                  "detector state, reorder buffer and notice board.", registry=r)
         self.checkpoint_time = wallclock.time()
-        self.checkpoint_age = Gauge("fraudwatch_checkpoint_age_seconds", "Seconds since the "
-                                    "detector's output (alert log, outbox) was last made durable.",
-                                    registry=r)
-        self.checkpoint_age.set_function(lambda: wallclock.time() - self.checkpoint_time)
+        #: wall time of the oldest alert not yet made durable (None: all are)
+        self.unsynced_since: float | None = None
+        self.checkpoint_age = Gauge("fraudwatch_checkpoint_age_seconds", "Seconds the oldest "
+                                    "alert not yet made durable (alert log, outbox) has waited; "
+                                    "0 when all are.", registry=r)
+        # Quiet periods without alerts are normal: only unsaved output makes a checkpoint old.
+        self.checkpoint_age.set_function(lambda: 0.0 if self.unsynced_since is None
+                                         else wallclock.time() - self.unsynced_since)
         self.batches = PromCounter("fraudwatch_metric_batches", "Metric update batches (one "
                                    "every few thousand records).", registry=r)
         # -- detection -----------------------------------------------------------------
@@ -217,7 +223,13 @@ class FraudwatchMetrics:
 
     # -- updates -------------------------------------------------------------------------
     def annotate(self, alert: Alert) -> str:
-        """Put the subject's pseudonym into the alert's evidence (for the alert log)."""
+        """Put the subject's pseudonym into the alert's evidence (for the alert log).
+
+        Called before the alert is written anywhere: it starts the checkpoint clock
+        until :meth:`checkpointed` says the output is durable.
+        """
+        if self.unsynced_since is None:
+            self.unsynced_since = wallclock.time()
         name = alert.evidence.get("subject_pseudonym")
         if name is None:
             name = self.pseudonymize(alert.subject)
@@ -286,8 +298,9 @@ class FraudwatchMetrics:
             self.records.labels(src, fold(kind, RECORD_KINDS)).inc(n)
 
     def checkpointed(self, at: float | None = None) -> None:
-        """The detector's output was made durable (alert log flushed, outbox synced)."""
+        """The detector's output so far was made durable (alert log flushed, outbox synced)."""
         self.checkpoint_time = wallclock.time() if at is None else at
+        self.unsynced_since = None
 
     def _source_of(self, summary) -> str:
         formats = set(getattr(summary, "formats", {}).values())

@@ -241,3 +241,13 @@ def test_docstring_examples_run():
     for module in (detector.metrics, detector.suspects, fraudwatch.alertmanager):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_checkpoint_age_counts_only_unsaved_alerts():
+    m = FraudwatchMetrics()
+    assert value(m.exposition(), "fraudwatch_checkpoint_age_seconds") == 0  # nothing to save
+    m.annotate(Alert("sip_scan", "203.0.113.9", None, 1.0, "warning", 0.8, "r"))
+    time.sleep(1.1)
+    assert value(m.exposition(), "fraudwatch_checkpoint_age_seconds") >= 1
+    m.checkpointed()
+    assert value(m.exposition(), "fraudwatch_checkpoint_age_seconds") == 0

@@ -188,10 +188,13 @@ class _Delivery:
         return d
 
     def on_alert(self, alert) -> None:
+        """After the caller wrote the alert to its log: queue it for Alertmanager."""
         if self.outbox is not None:
-            self.outbox.add(alert)
-            if self.metrics is not None:
-                self.metrics.checkpointed()
+            self.outbox.add(alert)  # journalled (flushed; fsync by the sender thread)
+        if self.metrics is not None:
+            # The alert is in the alert log (serve flushes it per alert; a replay's log
+            # is re-created by re-running the replay) and, if configured, the outbox.
+            self.metrics.checkpointed()
 
     def finish(self) -> None:
         if self.metrics is not None:
