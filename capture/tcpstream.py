@@ -110,12 +110,13 @@ class TcpReassembler:
                 self._append(stream, payload[behind:])
             # else: a pure retransmission, already delivered
         else:
-            if len(stream.pending) >= MAX_PENDING:
-                self._skip_gap(stream)
-                self._add(stream, seq, payload)
-                return
             stream.pending[seq] = payload
-            return
+            if len(stream.pending) <= MAX_PENDING:
+                return
+            self._skip_gap(stream)
+        self._drain(stream)
+
+    def _drain(self, stream: _Stream) -> None:
         pending = stream.pending
         while pending:
             # deliver queued segments that now fit (or overlap) the stream's end
@@ -153,7 +154,10 @@ class TcpReassembler:
                 stripped = buf.lstrip(b"\r\n")
                 del buf[: len(buf) - len(stripped)]
                 continue
-            if not looks_like_sip(bytes(buf[:65536])):
+            eol = buf.find(b"\n")
+            if eol < 0 and not final:
+                break  # the start line is not complete yet
+            if not looks_like_sip(bytes(buf[:eol + 1] if eol >= 0 else buf)):
                 # not SIP (HTTP on 5060, a stream joined mid-message, TLS...): resync
                 # at the next start line if there is one in the buffer
                 nxt = _next_start(buf)
