@@ -48,7 +48,7 @@ SBC_AGENT = "fraudwatch-sim-sbc/1.0"
 _PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
 _REC = struct.Struct("<IIII")
 _ETH = bytes.fromhex("02000000000102000000000208 00".replace(" ", ""))
-_IP = struct.Struct("!BBHHHBBH4s4s")
+_IP_HEAD = struct.Struct("!BBHHHBBH")  # the IPv4 header up to the addresses
 _UDP = struct.Struct("!HHHH")
 _REASONS = {100: "Trying", 180: "Ringing", 200: "OK", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 407: "Proxy Authentication Required", 480: "Temporarily Unavailable",
@@ -67,42 +67,59 @@ class PcapStats:
 
 
 class _PcapFile:
+    """Frames appended to a buffer and flushed in large writes.
+
+    The IPv4 checksum is computed from the header's 16-bit words directly: the constant
+    words are summed once, the addresses once per address pair.
+    """
+
+    _CONST = 0x4500 + 0x4000 + ((64 << 8) | 17)  # version/IHL/TOS, DF, TTL/UDP
+
     def __init__(self, path: Path) -> None:
         self._fh = open(path, "wb")
-        self._fh.write(_PCAP_HEADER)
-        self._ips: dict[str, bytes] = {}
+        self._buf = bytearray(_PCAP_HEADER)
+        self._pairs: dict[tuple[str, str], tuple[bytes, int]] = {}
         self._ip_id = 0
         self.packets = 0
         self.bytes = len(_PCAP_HEADER)
 
-    def _addr(self, ip: str) -> bytes:
-        b = self._ips.get(ip)
-        if b is None:
-            b = self._ips[ip] = socket.inet_aton(ip)
-        return b
+    def _pair(self, src: str, dst: str) -> tuple[bytes, int]:
+        got = self._pairs.get((src, dst))
+        if got is None:
+            s, d = socket.inet_aton(src), socket.inet_aton(dst)
+            words = sum(struct.unpack("!4H", s + d))
+            got = self._pairs[(src, dst)] = (s + d, self._CONST + words)
+        return got
 
     def write(self, t: float, src: str, sport: int, dst: str, dport: int, payload: bytes) -> None:
+        addrs, partial = self._pair(src, dst)
         udp_len = 8 + len(payload)
         total = 20 + udp_len
-        self._ip_id = (self._ip_id + 1) & 0xFFFF
-        s, d = self._addr(src), self._addr(dst)
-        header = _IP.pack(0x45, 0, total, self._ip_id, 0x4000, 64, 17, 0, s, d)
-        words = struct.unpack("!10H", header)
-        csum = sum(words)
+        self._ip_id = ip_id = (self._ip_id + 1) & 0xFFFF
+        csum = partial + total + ip_id
         csum = (csum & 0xFFFF) + (csum >> 16)
         csum = (csum & 0xFFFF) + (csum >> 16)
-        header = header[:10] + struct.pack("!H", ~csum & 0xFFFF) + header[12:]
-        frame = _ETH + header + _UDP.pack(sport, dport, udp_len, 0) + payload
+        frame_len = 14 + total
         sec = int(t)
-        usec = int(round((t - sec) * 1e6))
+        usec = int((t - sec) * 1e6 + 0.5)
         if usec >= 1_000_000:
             sec, usec = sec + 1, usec - 1_000_000
-        self._fh.write(_REC.pack(sec, usec, len(frame), len(frame)))
-        self._fh.write(frame)
+        buf = self._buf
+        buf += _REC.pack(sec, usec, frame_len, frame_len)
+        buf += _ETH
+        buf += _IP_HEAD.pack(0x45, 0, total, ip_id, 0x4000, 64, 17, ~csum & 0xFFFF)
+        buf += addrs
+        buf += _UDP.pack(sport, dport, udp_len, 0)
+        buf += payload
         self.packets += 1
-        self.bytes += 16 + len(frame)
+        self.bytes += 16 + frame_len
+        if len(buf) > 1 << 20:
+            self._fh.write(buf)
+            buf.clear()
 
     def close(self) -> None:
+        self._fh.write(self._buf)
+        self._buf.clear()
         self._fh.close()
 
 
@@ -123,7 +140,10 @@ def _message(first_line: str, headers: list[str], body: bytes = b"",
 
 def _sip_user(number: str) -> str:
     # user part of a SIP URI: digits and '+' are safe; anything else is escaped
-    return "".join(c if c.isalnum() or c in "+-_.!~*'()" else f"%{ord(c):02X}" for c in number)
+    if number.lstrip("+").isdigit() and number.isascii():
+        return number
+    return "".join(c if c.isascii() and (c.isalnum() or c in "+-_.!~*'()")
+                   else "".join(f"%{b:02X}" for b in c.encode()) for c in number)
 
 
 def caller_address(call: Call) -> str:
