@@ -146,6 +146,9 @@ class Page:
             seen[base] += 1
             self.anchors[i] = base if seen[base] == 1 else f"{base}-{seen[base]}"
         self._known_calls: set[str] | None = None
+        #: rendered record rows by (id(row), kind): rows are shared by the views, alive
+        #: for the whole render, so their ids are stable keys
+        self.row_html: dict[tuple[int, str], str] = {}
         self.ladders_drawn = 0
 
     # -- helpers -------------------------------------------------------------------------
@@ -391,7 +394,14 @@ class Page:
                    '<table class="records paged" data-page-size="15"><thead><tr>'
                    + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>")
             m = self.mask
+            cache = self.row_html
             for r in rows:
+                # the same rows stand behind many alerts (re-raised alerts, shared callers)
+                key = (id(r), rk)
+                cached = cache.get(key)
+                if cached is not None:
+                    self.w(cached)
+                    continue
                 cells = []
                 for c in cols:
                     v = getattr(r, c)
@@ -407,7 +417,8 @@ class Page:
                         cells.append(f"<td><code>{_e(m.text(v))}</code></td>")
                     else:
                         cells.append(f"<td>{_e(v if v is not None else '')}</td>")
-                self.w("<tr>" + "".join(cells) + "</tr>")
+                cache[key] = row = "<tr>" + "".join(cells) + "</tr>"
+                self.w(row)
             self.w("</tbody></table>")
         if feedback:
             self.w("<h4>Feedback</h4><table><thead><tr><th>time</th><th>number</th><th>kind</th>"

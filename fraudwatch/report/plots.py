@@ -30,6 +30,7 @@ def overview_svg(record_times: dict[str, np.ndarray], alert_times: dict[str, Seq
                  start: float, end: float) -> str:
     """Records per bin by kind (top) and alerts per bin by kind (bottom), as SVG text."""
     plt = _pyplot()
+    from matplotlib import dates as mdates
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     width = choose_bin(max(end - start, 60), max_bins=200)
@@ -46,12 +47,15 @@ def overview_svg(record_times: dict[str, np.ndarray], alert_times: dict[str, Seq
                          color=PALETTE[i % len(PALETTE)], linewidth=1)
         top.set_ylabel(f"records / {BIN_NAMES.get(width, width)}")
         top.legend(loc="upper right", fontsize=8, frameon=False)
-        bottom_counts = np.zeros(len(edges) - 1)
+        # stacked stairs, not bars: one artist per kind instead of one per bin
+        date_edges = mdates.date2num(edges.astype("datetime64[s]"))
+        stacked = np.zeros(len(edges) - 1)
         for i, (kind, times) in enumerate(sorted(alert_times.items())):
             counts = np.histogram(np.asarray(times, dtype=np.float64), bins=edges)[0]
-            bottom.bar(mids, counts, bottom=bottom_counts, width=np.timedelta64(int(width), "s"),
-                       label=f"{kind} ({len(times)})", color=PALETTE[(i + 3) % len(PALETTE)])
-            bottom_counts += counts
+            bottom.stairs(stacked + counts, date_edges, baseline=stacked.copy(), fill=True,
+                          label=f"{kind} ({len(times)})", color=PALETTE[(i + 3) % len(PALETTE)])
+            stacked += counts
+        bottom.xaxis_date()
         bottom.set_ylabel(f"alerts / {BIN_NAMES.get(width, width)}")
         if alert_times:
             bottom.legend(loc="upper right", fontsize=8, frameon=False)

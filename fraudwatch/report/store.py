@@ -86,6 +86,14 @@ class RegistrationRow:
     status: int | None
 
 
+@dataclass(slots=True)
+class FeedbackRow:
+    time: float
+    number: str
+    kind: str
+    about: str
+
+
 @dataclass
 class SubjectView:
     """The records about one subject (a number or an address), in time order."""
@@ -93,7 +101,7 @@ class SubjectView:
     calls: list[CallRow] = field(default_factory=list)
     sms: list[SmsRow] = field(default_factory=list)
     registrations: list[RegistrationRow] = field(default_factory=list)
-    feedback: list[Feedback] = field(default_factory=list)
+    feedback: list[FeedbackRow] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -128,8 +136,8 @@ class RecordStore:
         self.r_ip = array("l")
         self.r_ua = array("l")
         self.r_status = array("l")
-        # feedback is rare: kept as records
-        self.feedback: list[Feedback] = []
+        # feedback is rare: kept as rows
+        self.feedback: list[FeedbackRow] = []
         self.other = 0
 
     def add(self, record) -> None:
@@ -161,7 +169,8 @@ class RecordStore:
             self.r_ua.append(lab(record.user_agent))
             self.r_status.append(record.status if record.status is not None else -1)
         elif cls is Feedback:
-            self.feedback.append(record)
+            self.feedback.append(FeedbackRow(record.time, record.number, record.kind,
+                                             record.about))
         else:
             self.other += 1
 
@@ -190,16 +199,6 @@ class RecordStore:
                 if who in views:
                     views[who].feedback.append(fb)
         return views
-
-    @staticmethod
-    def _rows(columns: list[array], keys: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Rows whose any of ``columns`` is in ``keys``: (row indices, column arrays)."""
-        arrays = [np.frombuffer(c, dtype=np.int64) if len(c) else np.zeros(0, np.int64)
-                  for c in columns]
-        mask = np.zeros(len(arrays[0]), dtype=bool)
-        for a in arrays:
-            mask |= np.isin(a, keys)
-        return np.flatnonzero(mask), arrays
 
     def _select_calls(self, views, num_ids, lab_ids) -> None:
         if not len(self.c_time):

@@ -168,9 +168,7 @@ class Timeline:
                     y0 = axis_y + sign * stack[i] * unit
                     y = y0 - h if sign < 0 else y0
                     parts.append(f'<rect class="bar" x="{x(edges[i]) + 0.3:.1f}" y="{y:.1f}" '
-                                 f'width="{bw:.1f}" height="{max(h, 0.5):.1f}">'
-                                 f'<title>{_fmt_time(edges[i], 60)} {attr(s.label)}: {c[i]}'
-                                 f'</title></rect>')
+                                 f'width="{bw:.1f}" height="{max(h, 0.5):.1f}"/>')
                 if parts:
                     out.append(f'<g fill="{s.color}">' + "".join(parts) + "</g>")
                 stack += c
