@@ -162,3 +162,32 @@ def test_unreachable_alertmanager_backs_off_without_losing(tmp_path):
     assert box.failures >= 2  # retried
     assert len(box.pending) == 1
     box.close()
+
+
+def test_replay_cli_journals_masked_alerts_once_across_reruns(tmp_path):
+    import subprocess
+    import sys
+
+    from detector.alerts import read_alerts
+    from tests.services_prometheus import REPO
+
+    rows = ["time,sender,recipient,text,direction"]
+    for i in range(40):  # a verification-code flood from many senders: SMS bombing
+        rows.append(f"{1_700_000_000 + 20 * i},1069{i:05d},13812345678,"
+                    f"【平台{i}】您的验证码是{100000 + i}，5分钟内有效。,mt")
+    path = tmp_path / "sms.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    argv = [sys.executable, "-m", "fraudwatch", "replay", str(path), "--json",
+            "--alerts", str(tmp_path / "alerts.jsonl"), "--outbox", str(tmp_path / "ob"),
+            "--pseudonym-mode", "mask"]
+    for _ in range(2):  # the same input twice: the outbox holds each alert once
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert r.returncode == 0, r.stderr
+    log = read_alerts(tmp_path / "alerts.jsonl")
+    assert "sms_bombing" in {a.kind for a in log}
+    assert {a.evidence["subject_pseudonym"] for a in log if a.kind == "sms_bombing"} == \
+        {"138****5678"}
+    journal = (tmp_path / "ob" / Outbox.JOURNAL).read_text(encoding="utf-8")
+    assert len(journal.splitlines()) == len(log)
+    assert "13812345678" not in journal
+    assert Outbox(tmp_path / "ob", None).pending == [a.id for a in log]

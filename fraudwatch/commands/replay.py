@@ -64,8 +64,14 @@ def add_alerting_options(p) -> None:
     g.add_argument("--pseudonym-key-file", metavar="FILE",
                    help="secret key naming subjects in metrics and Alertmanager labels "
                         "(HMAC-SHA256); default $FRAUDWATCH_PSEUDONYM_KEY or a random key")
+    g.add_argument("--pseudonym-mode", choices=("hmac", "mask"), default="hmac",
+                   help="how subjects are named outside the alert log: keyed pseudonym "
+                        "(ps_3f9a1c2b4d5e, default) or masked number (138****5678)")
     g.add_argument("--suspects-per-kind", type=int, default=20, metavar="N",
                    help="at most N active suspects per kind in fraudwatch_suspect_score")
+    g.add_argument("--suspect-expiry", default="6h", metavar="DURATION",
+                   help="drop a suspect after this much event time without a new alert "
+                        "(default 6h)")
 
 
 def run(args) -> int:
@@ -154,13 +160,23 @@ class _Delivery:
         if port is None and not am_url and not outbox_dir:
             return d
         from detector.metrics import FraudwatchMetrics
+        from detector.rulefiles import parse_duration
         from detector.suspects import Pseudonymizer
 
         try:
-            pseudo = Pseudonymizer.from_key_file(getattr(args, "pseudonym_key_file", None))
+            pseudo = Pseudonymizer.from_key_file(getattr(args, "pseudonym_key_file", None),
+                                                 getattr(args, "pseudonym_mode", "hmac"))
         except (OSError, ValueError) as e:
             raise UserError(f"--pseudonym-key-file: {e}") from None
-        d.metrics = FraudwatchMetrics(pseudo, suspects_per_kind=args.suspects_per_kind)
+        per_kind = getattr(args, "suspects_per_kind", 20)
+        if per_kind < 0:
+            raise UserError(f"--suspects-per-kind must be >= 0, not {per_kind}")
+        try:
+            expiry = parse_duration(getattr(args, "suspect_expiry", "6h"))
+        except ValueError:
+            raise UserError(f"--suspect-expiry: not a duration: {args.suspect_expiry!r}") \
+                from None
+        d.metrics = FraudwatchMetrics(pseudo, suspects_per_kind=per_kind, suspect_ttl=expiry)
         d.linger = max(0.0, float(getattr(args, "metrics_linger", 0.0) or 0.0))
         if port is not None:
             if not 0 <= port <= 65535:
