@@ -89,9 +89,16 @@ class Board:
             "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": options or {},
             "targets": [{"datasource": DS, "refId": chr(ord("A") + i), "expr": expr,
-                         "legendFormat": legend, "range": not instant, "instant": instant}
+                         "legendFormat": legend, "range": not instant, "instant": instant,
+                         "format": "table" if kind == "table" else "time_series"}
                         for i, (expr, legend) in enumerate(targets)],
         }
+        if kind == "table":
+            # One row per suspect: kind, pseudonym, score; no timestamp column.
+            p["transformations"] = [{"id": "organize", "options": {
+                "excludeByName": {"Time": True},
+                "renameByName": {"kind": "Fraud type", "subject": "Suspect (pseudonym)",
+                                 "Value": "Score"}}}]
         self.panels.append(p)
         self._x += w
         self._row_h = max(self._row_h, h)
