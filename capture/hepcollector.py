@@ -47,8 +47,9 @@ _UDP_BATCH = 64
 class CollectorStats:
     """What the collector saw: frames and bytes by transport, rejects and drops by reason."""
 
-    frames: Counter = field(default_factory=Counter)  # "udp" / "tcp" -> frames received
-    bytes: Counter = field(default_factory=Counter)
+    # both keys exist from the start: readers in other threads never see the dict grow
+    frames: Counter = field(default_factory=lambda: Counter(udp=0, tcp=0))
+    bytes: Counter = field(default_factory=lambda: Counter(udp=0, tcp=0))
     #: decoded datagrams handed to the sink
     delivered: int = 0
     #: rejected frames and dropped datagrams, by reason

@@ -6,14 +6,18 @@ files; nothing here is a fixture in ``conftest.py``.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import signal
 import socket
+import struct
 import subprocess
+import sys
+import time
 from pathlib import Path
 
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
-from scapy.utils import wrpcap
+from capture.packets import Datagram
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PCAPS = SHARED_DATA / "pcap"
@@ -65,16 +69,55 @@ def sngrep_unwrap_hep(path: Path | str, out: Path | str, timeout: float = 60) ->
 
 
 def write_udp_pcap(datagrams, out: Path | str) -> Path:
-    """Datagrams as plain UDP packets in a pcap, so tshark can dissect their payloads."""
-    pkts = []
+    """Datagrams as plain Ethernet/IPv4/UDP packets in a classic pcap (struct, no scapy),
+    so tshark and the capture readers can read their payloads."""
+    parts = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
     for d in datagrams:
-        p = (Ether() / IP(src=d.src if ":" not in d.src else "10.0.0.1",
-                          dst=d.dst if ":" not in d.dst else "10.0.0.2")
-             / UDP(sport=d.sport or 5060, dport=d.dport or 5060) / d.payload)
-        p.time = d.time
-        pkts.append(p)
-    wrpcap(str(out), pkts)
+        src = d.src if ":" not in d.src else "10.0.0.1"
+        dst = d.dst if ":" not in d.dst else "10.0.0.2"
+        udp = struct.pack(">HHHH", d.sport or 5060, d.dport or 5060, 8 + len(d.payload), 0)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28 + len(d.payload), 0, 0, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+        frame = bytes(12) + b"\x08\x00" + ip + udp + d.payload
+        sec = int(d.time)
+        usec = min(999_999, int(round((d.time - sec) * 1e6)))
+        parts.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+    Path(out).write_bytes(b"".join(parts))
     return Path(out)
+
+
+def scan_datagrams(scanner: str = "203.0.113.9", sbc: str = "192.0.2.10",
+                   extensions: int = 30, start: float = 1_790_000_000.0) -> list[Datagram]:
+    """A SIP scanner (``friendly-scanner``) trying REGISTER on many extensions, each refused
+    with 404, and one subscriber registering normally (401 challenge, then 200)."""
+    out: list[Datagram] = []
+    t = start
+
+    def msg(first: str, call_id: str, cseq: str, user: str, ua: str = "") -> bytes:
+        lines = [first, f"Via: SIP/2.0/UDP {scanner}:5070;branch=z9hG4bK{call_id}",
+                 f"From: <sip:{user}@{sbc}>;tag=a{call_id}", f"To: <sip:{user}@{sbc}>",
+                 f"Call-ID: {call_id}", f"CSeq: {cseq}", f"Contact: <sip:{user}@{scanner}>"]
+        if ua:
+            lines.append(f"User-Agent: {ua}")
+        return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+    for i in range(extensions):
+        ext, cid = str(1000 + i), f"scan{i}"
+        out.append(Datagram(t, scanner, 5070, sbc, 5060, "udp",
+                            msg(f"REGISTER sip:{sbc} SIP/2.0", cid, "1 REGISTER", ext,
+                                "friendly-scanner")))
+        out.append(Datagram(t + 0.01, sbc, 5060, scanner, 5070, "udp",
+                            msg("SIP/2.0 404 Not Found", cid, "1 REGISTER", ext)))
+        t += 0.5
+    user, cid, home = "02161234567", "home1", "198.51.100.20"
+    for cseq, status in ((1, "401 Unauthorized"), (2, "200 OK")):
+        req = msg(f"REGISTER sip:{sbc} SIP/2.0", cid, f"{cseq} REGISTER", user, "Yealink T46")
+        out.append(Datagram(t, home, 5060, sbc, 5060, "udp", req.replace(scanner.encode(),
+                                                                         home.encode())))
+        out.append(Datagram(t + 0.02, sbc, 5060, home, 5060, "udp",
+                            msg(f"SIP/2.0 {status}", cid, f"{cseq} REGISTER", user)))
+        t += 1.0
+    return out
 
 
 def sip_first_line(payload: bytes) -> str:
@@ -132,3 +175,38 @@ class Sipp:
                     p.kill()
                     p.wait(5)
         self._procs.clear()
+
+
+class Served:
+    """A ``fraudwatch serve`` process, its ports from its stderr; always stopped."""
+
+    def __init__(self, args: list[str], cwd) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "fraudwatch", "serve", *args],
+                                     cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.lines: list[str] = []
+
+    def wait_line(self, pattern: str, timeout: float = 20.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            self.lines.append(line)
+            m = re.search(pattern, line)
+            if m:
+                return m
+        raise AssertionError(f"no {pattern!r} from serve; stderr so far: {self.lines}")
+
+    def stop(self, timeout: float = 60.0) -> dict:
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0, err
+        return json.loads(out.strip().splitlines()[-1])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
