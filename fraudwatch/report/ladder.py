@@ -12,8 +12,9 @@ time since the first message.
 >>> message_labels(svg)
 ['INVITE', '100 Trying', '200 OK', 'ACK']
 
-Messages come from :func:`capture.sipcapture.call_messages` when that module is
-installed, else from a small scan of the capture's SIP start lines (:func:`scan_capture`).
+Messages come from :mod:`capture.sipcapture`'s parser when that module is installed
+(one pass per capture, cached, rather than ``call_messages`` re-reading the file per
+call), else from a small scan of the capture's SIP start lines.
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def ladder_svg(messages: Sequence[Message], title: str = "", width: int = 760,
             if e not in endpoints:
                 endpoints.append(e)
     n = max(len(endpoints), 2)
-    left, top, row = 70, 44, 26
+    left, right, top, row = 150, 90, 44, 26  # room for endpoint names centred on columns
     height = top + row * len(messages) + 16
-    gap = (width - left - 20) / (n - 1)
+    gap = (width - left - right) / (n - 1)
     col = {e: left + i * gap for i, e in enumerate(endpoints)}
     t0 = messages[0][0] if messages else 0.0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="ladder" width="{width}" '
@@ -102,8 +103,29 @@ def _label(payload: bytes) -> tuple[str, str | None] | None:
 
 @lru_cache(maxsize=8)
 def scan_capture(path: str) -> dict[str, list[Message]]:
-    """Every SIP message of a capture (UDP, and TCP segments starting a message), grouped
-    by Call-ID in capture order. Reads at most :data:`SCAN_LIMIT` packets."""
+    """Every SIP message of a capture grouped by Call-ID, in capture order, in one pass:
+    with :func:`capture.sipcapture.sip_messages` when installed (the parser the replay
+    uses), else with a start-line scan of UDP/TCP payloads (:func:`scan_start_lines`)."""
+    try:
+        from capture.sipcapture import sip_messages
+    except ImportError:
+        return scan_start_lines(path)
+    calls: dict[str, list[Message]] = {}
+    try:
+        for n, (d, m) in enumerate(sip_messages(path)):
+            if n >= SCAN_LIMIT:
+                break
+            if m.call_id:
+                calls.setdefault(m.call_id, []).append(
+                    (float(d.time), f"{d.src}:{d.sport}", f"{d.dst}:{d.dport}", str(m.label)))
+    except Exception:  # a capture the parser cannot read: the replay reports it
+        return scan_start_lines(path)
+    return calls
+
+
+def scan_start_lines(path: str) -> dict[str, list[Message]]:
+    """SIP messages found by their start line in UDP datagrams and TCP segments (scapy),
+    grouped by Call-ID. Reads at most :data:`SCAN_LIMIT` packets."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
@@ -136,16 +158,8 @@ def scan_capture(path: str) -> dict[str, list[Message]]:
 
 
 def call_messages(path: str | Path, call_id: str) -> list[Message]:
-    """The messages of one call in a capture: capture.sipcapture's if present."""
-    try:
-        from capture import sipcapture
-        fn = sipcapture.call_messages
-    except (ImportError, AttributeError):
-        return list(scan_capture(str(path)).get(call_id, []))
-    try:
-        return [(float(t), str(s), str(d), str(label)) for t, s, d, label in fn(path, call_id)]
-    except Exception:  # a capture the parser cannot read: fall back to the start-line scan
-        return list(scan_capture(str(path)).get(call_id, []))
+    """The messages of one call in a capture (from the one-pass, cached scan)."""
+    return list(scan_capture(str(path)).get(call_id, []))
 
 
 def complete_calls(path: str | Path, limit: int = 3) -> list[str]:
