@@ -20,6 +20,25 @@ and capture id). Junk never raises out of :class:`HepDecoder`: it is counted by 
 >>> dec.decode(b"HEP3\\x00") is None, dict(dec.errors)
 (True, {'hep: frame shorter than its header': 1})
 
+Checked against real captures and tools (``tests/test_hep_decode.py``)
+-----------------------------------------------------------------------
+Debian 12's tshark 4.0 has no HEP dissector (``-d udp.port==9060,hep`` is refused;
+sipcapture's Lua plugin is not packaged), so the references are sngrep and tshark's
+SIP dissector:
+
+- ``hep-wireshark/hep.pcap``: 8 HEPv3 frames; 6 carry SIP (INVITE, 100, 407, OPTIONS,
+  200, PUBLISH), exactly what ``sngrep -E`` unwraps (addresses, microsecond times and
+  Call-IDs equal, read back with tshark); one is a log line (protocol type 100) and one
+  an RTCP JSON report (type 5): counted as not SIP.
+- ``hep-wireshark/hep3_compressed.pcap.pcapng``: 21 frames (7 messages mirrored three
+  times), SIP over TCP in gzip chunks (0x0010), which sngrep 1.6 cannot inflate; the
+  inflated payloads, written as plain packets, are 21 SIP messages to tshark (REGISTER,
+  401, 200), message for message.
+- sngrep ``-H`` as a sender (v3, and v2 via ``eep.send.version 2``): every SIP message of
+  the shared captures arrives, equal to tshark's dissection of the file. sngrep showed
+  two v2 details handled here: its length byte holds garbage (the high byte of the total
+  length), and the time header is the padded 12-byte C struct, not 10 bytes.
+
 References
 ----------
 HEP3 specification, sipcapture/HEP (``docs/HEP3_Network_Protocol_Specification_REV_36``);
