@@ -15,11 +15,11 @@ amortised.
 >>> from detector.records import Sms
 >>> d = SmsBombing(RuleSet.load())
 >>> out = []
->>> for i in range(8):
+>>> for i in range(6):
 ...     out += d.on_sms(Sms(time=60.0 * i, sender=f"106900{i % 5}", recipient="13800000001",
 ...                         text=f"【平台{i}】您的验证码是{100000 + i}，5分钟内有效。"))
 >>> [(a.severity, a.evidence["codes"], a.evidence["senders"]) for a in out]
-[('warning', 8, 5)]
+[('warning', 6, 5)]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class SmsBombing(Detector):
         p = self.rule.params
         self.window = self.rule.duration("window")
         self.window_text = str(p.get("window"))
-        self.min_codes = int(p.get("min_codes", 8))
+        self.min_codes = int(p.get("min_codes", 6))
         self.min_senders = int(p.get("min_senders", 5))
         self.full_score_codes = max(self.min_codes, int(p.get("full_score_codes", 40)))
         self.verification = compile_any(rules.list("verification_patterns", []))
