@@ -98,14 +98,16 @@ class IntlFraud(Detector):
     # -- hot path ------------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:
         ingress = call.ingress
-        if ingress == "access":
+        if ingress == "access" or ingress == "unknown":
             # a subscriber's own call: remember calls to service hotlines (short numbers,
             # so mobiles and fixed lines skip the lookup)
             callee = call.callee
             if call.callee_line == "service" or (
                     len(callee) <= 10 and self.plan.classify(callee).category == "service"):
                 self._hotline_calls[call.caller] = (call.start, callee, call.ref)
-            return NO_ALERTS
+                return NO_ALERTS
+            if ingress == "access":
+                return NO_ALERTS
         caller = call.caller
         if ingress != "international":
             first = caller[:1]

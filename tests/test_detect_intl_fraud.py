@@ -198,3 +198,11 @@ def test_country_risk_list_is_data(tmp_path):
 @pytest.mark.parametrize("caller", ["", "anonymous", "Restricted"])
 def test_withheld_caller_is_not_judged(detector, caller):
     assert detector.on_call(intl(0, caller, "13900000001")) == ()
+
+
+def test_hotline_call_with_unknown_ingress_counts(detector):
+    # CDRs without ingress (e.g. Asterisk): a call to a service number is still context
+    victim = "13700000001"
+    detector.on_call(Call(start=T0, caller=victim, callee="95353", duration=200))
+    a = detector.on_call(intl(600, "+95912345678", victim, 0, "NO ANSWER", ingress="unknown"))
+    assert raised(a) == ["critical"] and a[0].counterparty == victim
