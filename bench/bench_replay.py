@@ -41,7 +41,7 @@ def main() -> None:
     inputs = [data / "calls.csv"]
     if args.all_files:
         inputs += [data / "sms.csv", data / "registrations.csv", data / "feedback.csv"]
-    kinds = args.kinds.split(",") if args.kinds else None
+    kinds = [k for k in args.kinds.split(",") if k] if args.kinds is not None else None
     prof = cProfile.Profile() if args.profile else None
     if prof:
         prof.enable()
