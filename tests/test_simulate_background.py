@@ -183,3 +183,16 @@ def test_voip_lines_register_from_stable_domestic_addresses(sim_week):
     assert all(len(a) == 1 for a in addresses.values())
     per_line = Counter(r["line"] for r in sim_week.registrations if r["line"] in addresses)
     assert min(per_line.values()) >= 7 * 23  # hourly refresh all week
+
+
+def test_subscribers_call_their_own_contacts_again(sim_week):
+    boxes = {s["subject"] for s in sim_week.scenarios("voip_box")}
+    centres = {h["subject"] for h in sim_week.negatives("call_centre")}
+    callees: dict[str, list[str]] = {}
+    for c in sim_week.calls:
+        if c["ingress"] == "access" and c["caller"] not in boxes | centres:
+            callees.setdefault(c["caller"], []).append(c["callee"])
+    ratios = sorted(len(set(v)) / len(v) for v in callees.values() if len(v) >= 10)
+    assert len(ratios) > 100
+    assert ratios[len(ratios) // 2] < 0.75  # a typical line repeats its callees
+    assert not any(c["caller"] == c["callee"] for c in sim_week.calls)

@@ -41,6 +41,11 @@ SMS_RATES = {"otp": 0.45, "bank": 0.12, "marketing": 0.35, "p2p": 0.8}  # per mo
 INTL_IN_RATE = 0.008   # ordinary international calls per subscriber and day
 COURIER_RATE = 0.04    # courier / hotline calls per subscriber and day
 REGISTER_INTERVAL = 3600
+# Share of a subscriber's calls that go to (or come from) their own contacts, and the
+# popularity of contact slots (a few people get most of the calls).
+CONTACT_SHARE = 0.7
+CONTACTS = 12
+CONTACT_WEIGHTS = (1.0 / np.arange(1, CONTACTS + 1)) / (1.0 / np.arange(1, CONTACTS + 1)).sum()
 
 
 def dispositions(rng: np.random.Generator, n: int, answer_p: float | np.ndarray) -> np.ndarray:
@@ -149,9 +154,17 @@ class Background:
             callee = external_domestic(rng, n)
             onnet = dest < 0.35
             callee_idx = rng.integers(0, len(pop), n)
-            callee[onnet] = pop.numbers[callee_idx[onnet]]
+            # most calls go to the caller's own few contacts (family, friends, colleagues)
+            known = rng.random(n) < CONTACT_SHARE
+            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS)
+            c_onnet, c_idx, c_number = self.contacts(caller[known], slot[known])
+            callee[known] = c_number
+            onnet[known] = c_onnet
+            callee_idx[known] = c_idx
             callee_line = np.full(n, "", dtype=object)
             callee_line[onnet] = pop.line_types[callee_idx[onnet]]
+            callee[onnet] = pop.numbers[callee_idx[onnet]]
+            dest[known] = 0.5  # neither hotline nor abroad
             hot = (dest >= 0.92) & (dest < 0.985)
             callee[hot] = np.array(HOTLINES, dtype=object)[rng.integers(0, len(HOTLINES),
                                                                         int(hot.sum()))]
@@ -168,8 +181,12 @@ class Background:
             # calls received from other operators
             callee_i = np.repeat(idx, rng.poisson(pop.in_rate[idx] * factor))
             n = len(callee_i)
+            caller_number = external_domestic(rng, n)
+            known = rng.random(n) < CONTACT_SHARE
+            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS)
+            caller_number[known] = self.offnet_contacts(callee_i[known], slot[known])
             parts.append(call_table(
-                rng, t0 + rng.integers(0, 3600, n), external_domestic(rng, n),
+                rng, t0 + rng.integers(0, 3600, n), caller_number,
                 pop.numbers[callee_i], 0.66, median, ingress="domestic", callee_line=name))
         parts.append(self._international(rng, t0, hour))
         parts.append(self._couriers(rng, t0, hour))
@@ -195,6 +212,26 @@ class Background:
         caller[hot] = np.array(COURIER_HOTLINES, dtype=object)[rng.integers(0, 2, int(hot.sum()))]
         return call_table(rng, t0 + rng.integers(0, 3600, n), caller, pop.numbers[callee], 0.75,
                           30.0, sigma=0.6, ingress="domestic", callee_line="mobile")
+
+    def contacts(self, who: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+        """The ``slot``-th contact of each subscriber in ``who``: (on-net?, subscriber index
+        if on-net, number if off-net). A pure function of (seed, subscriber, slot)."""
+        h = _mix(who.astype(np.uint64) * np.uint64(CONTACTS) + slot.astype(np.uint64)
+                 + np.uint64(self.seed) * np.uint64(0x9E3779B1))
+        onnet = (h % np.uint64(3)) == 0
+        idx = ((h >> np.uint64(8)) % np.uint64(len(self.pop))).astype(np.int64)
+        idx[idx == who] = (idx[idx == who] + 1) % len(self.pop)  # nobody calls themselves
+        number = np.full(len(who), "", dtype=object)
+        off = ~onnet
+        number[off] = _numbers_from_hash(h[off])
+        return onnet, idx, number
+
+    def offnet_contacts(self, who: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """Numbers of other operators' subscribers who call ``who`` now and then."""
+        h = _mix(who.astype(np.uint64) * np.uint64(CONTACTS) + slot.astype(np.uint64)
+                 + np.uint64(self.seed) * np.uint64(0x85EBCA77) + np.uint64(1 << 40))
+        return _numbers_from_hash(h)
 
     # -- SMS ---------------------------------------------------------------------------
     def sms(self, day: int, hour: int, t0: int) -> Table:
@@ -291,6 +328,34 @@ class Background:
                            number=who, kind=np.array(["complaint", "opt_out"], dtype=object)[
                                rng.integers(0, 2, n)],
                            about=self.marketing_ports[rng.integers(0, MARKETING_PORTS, n)])
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, vectorised: a well-spread 64-bit hash of each value."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _numbers_from_hash(h: np.ndarray) -> np.ndarray:
+    """Domestic numbers (70 % mobiles, 30 % fixed lines) determined by hashes."""
+    out = np.empty(len(h), dtype=object)
+    prefixes = phonebook.MOBILE_PREFIXES
+    mobile = (h >> np.uint64(4)) % np.uint64(10) < np.uint64(7)
+    hm = h[mobile]
+    pre = prefixes[((hm >> np.uint64(12)) % np.uint64(len(prefixes))).astype(np.int64)]
+    out[mobile] = (pre * 100_000_000 + ((hm >> np.uint64(20)) % np.uint64(100_000_000))
+                   .astype(np.int64)).astype(str)
+    hf = h[~mobile]
+    areas = np.array([int(a) for a in phonebook.AREA_CODES], dtype=np.int64)
+    cum = np.cumsum(phonebook.AREA_WEIGHTS)
+    which = np.minimum(np.searchsorted(cum, ((hf >> np.uint64(12)) % np.uint64(1000))
+                                       .astype(np.float64) / 1000, side="right"), len(areas) - 1)
+    local = 20_000_000 + ((hf >> np.uint64(24)) % np.uint64(70_000_000)).astype(np.int64)
+    out[~mobile] = np.char.add("0", (areas[which] * 100_000_000 + local).astype(str))
+    return out
 
 
 def local_parts(t: int) -> tuple[int, int, int, int]:
