@@ -41,12 +41,48 @@ def best_of(n: int, fn) -> float:
     return min(times)
 
 
+def calibrate_memory() -> list[str]:
+    """Detector state measured by tracemalloc against the metric's estimate."""
+    import gc
+    import tracemalloc
+
+    from detector.engine import Engine
+
+    points = []
+    for subscribers in (1000, 4000):
+        data = OUT / f"sim-{subscribers}-1-5"
+        if not (data / "labels.json").exists():
+            simulate(data, days=1, subscribers=subscribers, seed=5)
+        files = [data / n for n in ("calls.csv", "sms.csv", "registrations.csv",
+                                    "feedback.csv")]
+        gc.collect()
+        tracemalloc.start()
+        engine = Engine()
+        base = tracemalloc.get_traced_memory()[0]
+        replay(files, engine=engine)
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        m = FraudwatchMetrics()
+        m.observe_engine(engine)
+        tracked = sum(engine.tracked().values())
+        points.append((subscribers, tracked, used, m.state_bytes._value.get()))
+    (s1, t1, u1, _), (s2, t2, u2, _) = points
+    out = [f"- detector state, {s} subscribers: {t:,} tracked numbers, {u / 1e6:.1f} MB measured "
+           f"(tracemalloc), {e / 1e6:.1f} MB estimated" for s, t, u, e in points]
+    out.append(f"- marginal state per tracked number: {(u2 - u1) / max(1, t2 - t1):,.0f} bytes")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", type=int, default=20_000)
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--append", action="store_true", help="append to bench/RESULTS.md")
+    ap.add_argument("--memory", action="store_true",
+                    help="also calibrate fraudwatch_state_memory_bytes against tracemalloc "
+                         "(all detectors, 1k and 4k subscribers x 1 day; slow)")
     args = ap.parse_args()
     data = OUT / f"sim-{args.subscribers}-{args.days}-{args.seed}"
     if not (data / "labels.json").exists():
@@ -130,6 +166,9 @@ def main() -> None:
     lines.append(f"- observe_batch: {1e3 * t:.1f} µs per call = "
                  f"{1e9 * t / 1000 / 4096:.1f} ns per record at one call per 4,096 records")
 
+    if args.memory:
+        lines.extend(calibrate_memory())
+
     head = (f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {platform.python_implementation()} "
             f"{platform.python_version()}, {platform.machine()}, "
             f"sim {args.subscribers:,} subscribers x {args.days} days")
@@ -141,7 +180,13 @@ def main() -> None:
         existing = results.read_text(encoding="utf-8") if results.exists() else "# Benchmarks\n"
         if section not in existing:
             existing = existing.rstrip("\n") + f"\n\n{section}\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        # Append at the end of our own section (other sections may follow it).
+        start = existing.index(section) + len(section)
+        nxt = existing.find("\n## ", start)
+        end = len(existing) if nxt < 0 else nxt
+        updated = (existing[:end].rstrip("\n") + "\n\n" + text
+                   + ("\n" + existing[end:].lstrip("\n") if nxt >= 0 else ""))
+        results.write_text(updated, encoding="utf-8")
 
 
 if __name__ == "__main__":
