@@ -8,6 +8,7 @@ import csv
 import json
 import subprocess
 import sys
+import threading
 from collections import Counter
 
 from detector.alerts import read_alerts
@@ -61,7 +62,15 @@ def test_simulated_fraud_reaches_the_antifraud_webhook_without_clear_numbers(tmp
              "--metrics-linger", "60", "--alertmanager", am.url,
              "--outbox", str(tmp_path / "outbox"), "--pseudonym-key-file", str(key)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        summary = json.loads(wait_until(proc.stdout.readline, 90, what="replay summary"))
+        # readline blocks: a watchdog bounds it (kills a hung replay, readline returns "").
+        watchdog = threading.Timer(120, proc.kill)
+        watchdog.start()
+        try:
+            line = proc.stdout.readline()
+        finally:
+            watchdog.cancel()
+        assert line, f"replay ended without a summary: {proc.stderr.read()[-2000:]}"
+        summary = json.loads(line)
         log = read_alerts(alerts_path)
         assert summary["alerts"] == len(log) > 0
         kinds = {a.kind for a in log}
