@@ -161,6 +161,8 @@ class Background:
             callee[known] = c_number
             onnet[known] = c_onnet
             callee_idx[known] = c_idx
+            self_call = callee_idx == caller
+            callee_idx[self_call] = (callee_idx[self_call] + 1) % len(pop)
             callee_line = np.full(n, "", dtype=object)
             callee_line[onnet] = pop.line_types[callee_idx[onnet]]
             callee[onnet] = pop.numbers[callee_idx[onnet]]
