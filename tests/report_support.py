@@ -8,8 +8,10 @@ report itself does not know them: it renders whatever alerts the replay produced
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 from collections import defaultdict, deque
 from pathlib import Path
@@ -117,7 +119,16 @@ def _chromium(args: list[str], tmp: Path, timeout: float = 90) -> subprocess.Com
            "--no-first-run", "--disable-background-networking", "--disable-component-update",
            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
            "--enable-logging=stderr", "--v=0", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    # Own session, so that on a timeout the browser's helper processes go too.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def dump_dom(html: Path, tmp: Path) -> tuple[str, str]:

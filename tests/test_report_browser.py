@@ -48,6 +48,7 @@ def test_report_opens_cleanly_with_a_section_and_plot_per_alert(report):
     assert len(set(ids)) == len(ids)
     for sid, body in sections:
         assert '<svg' in body and 'class="timeline"' in body, sid
+        assert 'class="bars"' in body, sid  # the chart has data drawn
         assert 'class="reason"' in body
     # each alert's row links to its section
     links = re.findall(r'<a href="#(alert-[^"]+)">', dom)

@@ -29,7 +29,7 @@ from fraudwatch.report.sections import (
 )
 
 #: records embedded per alert section (paginated in the page)
-ROWS_PER_ALERT = 50
+ROWS_PER_ALERT = 20
 #: ladders drawn for alerts (each needs the capture's messages)
 MAX_ALERT_LADDERS = 50
 #: complete calls drawn per capture in the "SIP calls" section
@@ -391,7 +391,7 @@ class Page:
         cols = ROW_COLUMNS[rk]
         if rows:
             self.w(f"<h4>{rk} records behind it: {len(rows)} shown of {total:,}</h4>"
-                   '<table class="records paged" data-page-size="15"><thead><tr>'
+                   '<table class="records paged" data-page-size="10"><thead><tr>'
                    + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>")
             m = self.mask
             cache = self.row_html
