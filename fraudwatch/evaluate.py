@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -41,7 +41,10 @@ RAISED = ("warning", "critical")  # severities that reach a person; info does no
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:  # the contracts always carry an offset; never use the host's zone
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
 
 
 def read_alerts(path: str | Path) -> tuple[list[dict], list[str]]:

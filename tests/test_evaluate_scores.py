@@ -112,3 +112,16 @@ def test_cli_user_errors(tmp_path, capsys):
     assert main(["evaluate", "--labels", str(bad), "--alerts", str(alerts)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("fraudwatch evaluate: ") for e in err)
+
+
+def test_times_without_offset_are_utc_not_the_host_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = [{**a, "time": a["time"].replace("+00:00", "")} for a in ALERTS]
+        assert evaluate(LABELS, naive) == evaluate(LABELS, ALERTS)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
