@@ -60,6 +60,7 @@ _STATUS_LINE = re.compile(r"SIP/2\.0[ \t]+(\d{3})(?:[ \t]+(.*))?\Z", re.IGNORECA
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
 
 _NAME_CACHE: dict[str, str] = {}
+_FOLD = re.compile(r"\r\n[ \t]+")
 
 
 class SipParseError(ValueError):
@@ -221,9 +222,13 @@ def looks_like_sip(payload: bytes) -> bool:
     >>> looks_like_sip(b"GET / HTTP/1.1\\r\\n"), looks_like_sip(b"\\x80\\x08rtp")
     (False, False)
     """
-    if payload[:8].upper() == b"SIP/2.0 ":
+    if payload[:8] == b"SIP/2.0 ":
         return True
     eol = payload.find(b"\n")
+    if eol >= 9 and payload[eol - 9:eol] == b" SIP/2.0\r":
+        return True  # the usual request line, checked without copies
+    if payload[:8].upper() == b"SIP/2.0 ":
+        return True
     line = payload[:eol] if eol >= 0 else payload
     return line.rstrip(b"\r \t")[-7:].upper() == b"SIP/2.0" and b" " in line
 
@@ -252,12 +257,16 @@ def parse_message(data: bytes) -> SipMessage:
         else:
             head, body = data, b""
     text = head.decode("utf-8", "surrogateescape")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    first, _, rest = text.partition("\n")
-    message = _start_line(first.strip(" \t"))
-    if rest:
-        message.headers = _headers(rest)
+    crlf = text.count("\r\n")
+    if crlf != text.count("\n") or crlf != text.count("\r"):
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)  # unfold continuation lines
+    lines = text.split("\r\n")
+    message = _start_line(lines[0].strip(" \t"))
+    if len(lines) > 1:
+        del lines[0]
+        message.headers = _headers(lines)
     if body:
         cl = message.headers.get("content-length")
         if cl:
@@ -268,7 +277,28 @@ def parse_message(data: bytes) -> SipMessage:
     return message
 
 
+#: methods seen every day: a set lookup instead of the token regex on the hot path
+KNOWN_METHODS = frozenset({
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
+    "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH",
+})
+
+
 def _start_line(line: str) -> SipMessage:
+    # fast paths for well-formed lines; anything unusual goes through the careful checks
+    if line.startswith("SIP/2.0 "):
+        code = line[8:11]
+        if code.isdigit() and (len(line) == 11 or line[11] == " ") and code[0] in "123456":
+            return SipMessage(False, status=int(code), reason=line[12:].strip())
+    elif line.endswith(" SIP/2.0"):
+        method, _, uri = line[:-8].partition(" ")
+        if method in KNOWN_METHODS and uri and " " not in uri and ":" in uri \
+                and uri[0] != "<":
+            return SipMessage(True, method=method, uri=uri)
+    return _start_line_careful(line)
+
+
+def _start_line_careful(line: str) -> SipMessage:
     if line[:8].upper() == "SIP/2.0 " or line[:8].upper() == "SIP/2.0\t":
         m = _STATUS_LINE.match(line)
         if not m:
@@ -299,23 +329,22 @@ def _start_line(line: str) -> SipMessage:
     return SipMessage(True, method=method, uri=uri)
 
 
-def _headers(text: str) -> dict[str, list[str]]:
+def _headers(lines: list[str]) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
-    if "\n " in text or "\n\t" in text:
-        text = re.sub(r"\n[ \t]+", " ", text)  # unfold continuation lines
     cache = _NAME_CACHE
-    for line in text.split("\n"):
+    get = cache.get
+    for line in lines:
         name, sep, value = line.partition(":")
         if not sep:
             continue  # not a header line: ignored, as most stacks do
-        canon = cache.get(name)
+        canon = get(name)
         if canon is None:
             canon = name.strip().lower()
             canon = COMPACT.get(canon, canon)
             if len(cache) < 4096:
                 cache[name] = canon
         value = value.strip(" \t")
-        if canon in LIST_HEADERS and "," in value:
+        if "," in value and canon in LIST_HEADERS:
             values = split_list(value)
             existing = headers.get(canon)
             if existing is None:
