@@ -18,6 +18,8 @@ ones. Frames that cannot be decoded are counted by reason in ``errors``, never r
 
 from __future__ import annotations
 
+import socket
+import time as wallclock
 from collections import Counter
 from collections.abc import Callable
 
@@ -28,6 +30,10 @@ from capture.pcapfile import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW
 DEFAULT_BPF = "udp port 5060 or tcp port 5060 or udp port 5080 or tcp port 5080"
 
 _PACKET_OUTGOING = 4
+#: kernel receive buffer asked for the packet socket (forced when root)
+RECEIVE_BUFFER = 16 << 20
+#: frames read per wake-up of the sniffer, at most
+_BATCH = 64
 #: ARPHRD types (``/sys/class/net/IF/type``) → pcap link type of the frames read
 _ARPHRD_LINKTYPES = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET,  # Ethernet, loopback
                      65534: LINKTYPE_RAW, 776: LINKTYPE_RAW, 778: LINKTYPE_RAW,  # tun, sit, gre
@@ -81,16 +87,17 @@ class LiveCapture:
         sink = self.sink
         errors = self.errors
 
-        def on_frame(pkt) -> None:
-            self.frames += 1
-            for d in decode(linktype, pkt.load, float(pkt.time), origin):
-                try:
-                    sink(d)
-                except Exception as e:  # noqa: BLE001 - one bad datagram must not stop capture
-                    errors[f"sink error: {type(e).__name__}"] += 1
-                self.delivered += 1
+        def on_frames(frames: _Frames) -> None:
+            self.frames += len(frames)
+            for frame, time in frames:
+                for d in decode(linktype, frame, time, origin):
+                    try:
+                        sink(d)
+                    except Exception as e:  # noqa: BLE001 - a bad datagram must not stop capture
+                        errors[f"sink error: {type(e).__name__}"] += 1
+                    self.delivered += 1
 
-        self._sniffer = AsyncSniffer(opened_socket=sock, prn=on_frame, store=False)
+        self._sniffer = AsyncSniffer(opened_socket=sock, prn=on_frames, store=False)
         self._sniffer.start()
         return self
 
@@ -110,22 +117,43 @@ class LiveCapture:
         self.stop()
 
 
+class _Frames(list):
+    """Raw frames ``(bytes, capture time)`` read in one go; scapy's sniff loop hands it to
+    the callback like a packet (it sets ``sniffed_on`` on it)."""
+
+    __slots__ = ("sniffed_on",)
+
+
 def _listen_socket(interface: str, bpf: str):
-    from scapy.arch.linux import L2ListenSocket, get_last_packet_timestamp
-    from scapy.config import conf
+    from scapy.arch.linux import L2ListenSocket
 
     loopback = _arphrd(interface) == 772
 
     class _RawListenSocket(L2ListenSocket):
-        """Frames as raw bytes (no dissection). On loopback every packet is seen going out
-        and coming in: like libpcap, keep only the incoming copy."""
+        """Frames as raw bytes, many per wake-up, no scapy dissection. On loopback every
+        packet is seen going out and coming in: like libpcap, keep the incoming copy."""
 
-        def recv_raw(self, x=65535):
-            pkt, sa_ll, ts = self._recv_raw(self.ins, x)
-            if loopback and sa_ll[2] == _PACKET_OUTGOING:
-                return None, None, None
-            if ts is None:
-                ts = get_last_packet_timestamp(self.ins)
-            return conf.raw_layer, pkt, ts
+        def recv(self, x=65535, **kwargs):
+            frames = _Frames()
+            ins = self.ins
+            for _ in range(_BATCH):
+                try:
+                    # scapy's reader: kernel timestamp and VLAN tag from ancillary data
+                    data, sa_ll, ts = self._recv_raw(ins, x)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if loopback and sa_ll[2] == _PACKET_OUTGOING:
+                    continue
+                frames.append((data, ts if ts is not None else wallclock.time()))
+            return frames
 
-    return _RawListenSocket(iface=interface, filter=bpf)
+    sock = _RawListenSocket(iface=interface, filter=bpf)
+    sock.ins.setblocking(False)  # sniff() waits in select; recv drains what is there
+    try:
+        # signalling comes in bursts; the default buffer (~200 KiB, and on loopback every
+        # packet twice) overflows within a few hundred INVITEs
+        sock.ins.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33),
+                            RECEIVE_BUFFER)
+    except OSError:
+        sock.ins.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    return sock
