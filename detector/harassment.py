@@ -21,7 +21,7 @@ nuisance call, so long friendly calls cost nothing.
 ...     out += d.on_call(Call(start=3600.0 * i, caller="95353", callee="13800000001",
 ...                           disposition="BUSY"))
 >>> [(a.counterparty, a.severity, a.evidence["nuisance_calls"]) for a in out]
-[('express-courier', 'warning', 6), ('express-courier', 'warning', 7)]
+[('express-courier', 'warning', 5), ('express-courier', 'warning', 6), ('express-courier', 'warning', 7)]
 >>> _ = d.on_feedback(Feedback(time=30000.0, number="13800000001", kind="not_me",
 ...                            about="express-courier"))
 >>> [a.severity for a in d.on_call(Call(start=40000.0, caller="952306", callee="13800000001"))]
@@ -98,8 +98,8 @@ class Harassment(Detector):
         super().__init__(rules)
         p = self.rule.params
         self.window = parse_duration(p.get("window", "7d"))
-        self.short_call = float(parse_duration(p.get("short_call", "30s")))
-        self.min_calls = int(p.get("min_nuisance_calls", 6))
+        self.short_call = float(parse_duration(p.get("short_call", "10s")))
+        self.min_calls = int(p.get("min_nuisance_calls", 5))
         self.min_share = float(p.get("min_nuisance_share", 0.6))
         self.escalate_calls = int(p.get("escalate_min_calls", 3))
         self.complaint_memory = parse_duration(p.get("complaint_memory", "30d"))
@@ -107,7 +107,11 @@ class Harassment(Detector):
         self.escalate_to = str(p.get("escalate_severity", "critical"))
         self.feedback_kinds = tuple(p.get("feedback_kinds", _NUISANCE_FEEDBACK))
         self.orgs = Organisations(rules.list("organisations", {}))
+        self.exempt_victims = frozenset(p.get("exempt_victim_categories", ["service", "sms_port"]))
+        self.plan = rules.numbering_plan()
         self.victims: dict[str, _Victim] = {}
+        self.sweep_every = self.window / 7
+        self._next_sweep = float("-inf")
         self._window_text = str(p.get("window", "7d"))
 
     # -- records -----------------------------------------------------------------------
@@ -142,6 +146,8 @@ class Harassment(Detector):
             severity = self.rule.priority
         else:
             return NO_ALERTS
+        if self.plan.classify(callee).category in self.exempt_victims:
+            return NO_ALERTS  # a hotline called often is its business, not harassment
         return [self._alert(callee, party, owner, calls, t, severity, complained)]
 
     def on_feedback(self, fb: Feedback) -> list[Alert] | tuple:
@@ -195,22 +201,28 @@ class Harassment(Detector):
 
     # -- housekeeping ------------------------------------------------------------------
     def expire(self, now: float) -> None:
+        # A full sweep costs O(tracked); state outlives its window by at most one sweep
+        # interval, so sweeping a few times per window is enough.
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.sweep_every
         horizon = now - self.window
         complaint_horizon = now - self.complaint_memory
         dead = []
         for number, victim in self.victims.items():
             if victim.last_time < horizon:
+                if not victim.complaints:
+                    dead.append(number)
+                    continue
                 victim.parties.clear()
-            else:
-                stale = [p for p, w in victim.parties.items()
-                         if w.last_time is None or w.last_time < horizon]
-                for p in stale:
+            elif len(victim.parties) > 1:
+                for p in [p for p, w in victim.parties.items() if w.events[-1][0] < horizon]:
                     del victim.parties[p]
             if victim.complaints:
                 for about in [a for a, w in victim.complaints.items() if w < complaint_horizon]:
                     del victim.complaints[about]
-            if not victim.parties and not victim.complaints:
-                dead.append(number)
+                if not victim.parties and not victim.complaints:
+                    dead.append(number)
         for number in dead:
             del self.victims[number]
 

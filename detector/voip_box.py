@@ -1,0 +1,326 @@
+"""VoIP / SIM box: a low-volume line whose outbound calling turns into a gateway's.
+
+A box placing calls for someone else on a household's line leaves several traces, each
+weak alone: many outbound calls against the line's own history, many distinct callees,
+mostly short or unanswered calls, destinations and hours the line never used, the
+household's own callers finding the line BUSY, and a new device (SIP User-Agent) or a
+registration from an address prefix (/16) the line never used, often a known gateway
+product (list ``gateway_user_agents``). Each signal that fires adds its weight (rule
+params ``weights``) to the score; the rule raises when the score reaches ``threshold``
+and names the signals and the baselines they were measured against. A population model
+(:class:`~detector.models.population.LinePopulationModel`) may add its own signal.
+
+Business lines (``caller_line: business``) and lines whose long-run rate is already
+high (``high_volume_rate``: call centres, PBXs) are not judged on volume.
+
+State is keyed by the line: a sliding window of its recent outbound calls, a decaying
+hourly rate, a 24-bit mask of the local hours it used, small sets of its destinations,
+User-Agents and /16 prefixes.
+
+>>> from detector.rulefiles import RuleSet
+>>> from detector.records import Call, Registration
+>>> d = VoipBox(RuleSet.load())
+>>> line = "02161234567"
+>>> for day in range(3):              # an ordinary household: a registration and a call a day
+...     _ = d.on_registration(Registration(time=day * 86400.0, line=line,
+...                           contact_ip="58.32.1.2", user_agent="ZTE ZXHN F660", status=200))
+...     _ = d.on_call(Call(start=day * 86400.0 + 36000, caller=line, callee="13800000001",
+...                   duration=120, ingress="access", caller_line="residential"))
+>>> out = list(d.on_registration(Registration(time=3 * 86400.0, line=line,
+...            contact_ip="103.216.7.9", user_agent="GoIP-8 GST1610", status=200)))
+>>> [(a.subject, a.severity) for a in out], sorted(out[0].evidence["signals"])
+([('02161234567', 'warning')], ['gateway_agent', 'new_device', 'new_network'])
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from detector.alerts import Alert, iso
+from detector.base import NO_ALERTS, Detector
+from detector.records import Call, Registration
+from detector.rulefiles import RuleSet, parse_duration
+from detector.windows import DecayingRate, SlidingWindow
+
+SIGNALS = ("rate", "high_rate", "distinct_callees", "failed_share", "new_destinations", "odd_hours",
+           "busy_inbound", "new_device", "new_network", "gateway_agent", "population_model")
+_MAX_SET = 16  # cap of each per-line set: memory per line stays small whatever happens
+
+
+def net16(address: str) -> str:
+    """The /16 prefix of an IPv4 address (first two octets), or the first 4 groups of IPv6.
+
+    >>> net16("103.216.7.9"), net16("2001:db8:1:2::5"), net16("")
+    ('103.216', '2001:db8:1:2', '')
+    """
+    if ":" in address:
+        return ":".join(address.split(":")[:4])
+    head, _, rest = address.partition(".")
+    return f"{head}.{rest.partition('.')[0]}" if rest else head
+
+
+class _Line:
+    """What the detector remembers about one line."""
+
+    __slots__ = ("calls", "rate", "hours", "history", "dests", "window_new_dests", "agents",
+                 "nets", "device_time", "device_signals", "device_ref", "busy_in", "last_time",
+                 "alert_time", "alert_severity", "since_learn", "last_device", "first_time")
+
+    def __init__(self, width: float, half_life: float, t: float) -> None:
+        self.calls = SlidingWindow(width)       # outbound calls: value callee, flag failed
+        self.rate = DecayingRate(half_life, 0.0, t)
+        self.hours = 0                          # bit h set: the line called at local hour h
+        self.history = 0                        # outbound calls seen before
+        self.dests: set[str] = set()
+        self.window_new_dests: deque[float] = deque()  # times of calls to new destinations
+        self.agents: set[str] = set()
+        self.nets: set[str] = set()
+        self.device_time = float("-inf")        # when a new device / address appeared
+        self.device_signals: tuple[str, ...] = ()
+        self.device_ref = ""
+        self.busy_in: deque[float] = deque()    # inbound calls that found the line BUSY
+        self.last_time = t
+        self.first_time = t
+        self.alert_time = float("-inf")
+        self.alert_severity = ""
+        self.since_learn = 0
+        self.last_device: tuple[str, str] = ("", "")
+
+
+class VoipBox(Detector):
+    """Raises ``voip_box`` alerts: subject = the line; counterparty = None."""
+
+    kind = "voip_box"
+
+    def __init__(self, rules: RuleSet, population_model=None) -> None:
+        super().__init__(rules)
+        p = self.rule.params
+        self.width = parse_duration(p.get("window", "3h"))
+        self.half_life = parse_duration(p.get("baseline_half_life", "3d"))
+        self.min_calls = int(p.get("min_calls", 6))
+        self.rate_factor = float(p.get("rate_factor", 5.0))
+        self.baseline_floor = float(p.get("baseline_floor_per_hour", 0.2))
+        self.high_rate_factor = float(p.get("high_rate_factor", 20.0))
+        self.high_volume_rate = float(p.get("high_volume_rate", 3.0))
+        self.high_volume_history = parse_duration(p.get("high_volume_history", "7d"))
+        self.distinct_share = float(p.get("distinct_share", 0.8))
+        self.failed_share = float(p.get("failed_share", 0.6))
+        self.short_call = parse_duration(p.get("short_call", "30s"))
+        self.min_new_destinations = int(p.get("min_new_destinations", 2))
+        self.min_history = int(p.get("min_history_calls", 10))
+        self.min_busy = int(p.get("min_busy_inbound", 1))
+        self.device_memory = parse_duration(p.get("device_memory", "2d"))
+        self.threshold = float(p.get("threshold", 0.6))
+        self.critical_score = float(p.get("critical_score", 0.9))
+        self.utc_offset = parse_duration(p.get("local_utc_offset", "8h"))
+        self.realert = parse_duration(p.get("realert_after", "10m"))
+        self.skip_lines = frozenset(p.get("exempt_line_types", ["business", "service"]))
+        weights = p.get("weights") or {}
+        self.weights = {s: float(weights.get(s, 0.0)) for s in SIGNALS}
+        self.model_threshold = float(p.get("model_threshold", 0.8))
+        self.learn_every = int(p.get("model_learn_every", 4))
+        if population_model is None and self.weights["population_model"] > 0:
+            from detector.models.population import LinePopulationModel
+
+            population_model = LinePopulationModel(seed=int(p.get("model_seed", 42)))
+        self.model = population_model
+        agents = [str(a) for a in rules.list("gateway_user_agents", [])]
+        self.gateway_agents = (re.compile("|".join(f"(?:{a})" for a in agents), re.IGNORECASE)
+                               if agents else None)
+        self.plan = rules.numbering_plan()
+        # what one call adds to the decaying hourly rate (see DecayingRate.rate)
+        self._per_call_rate = 3600.0 * 0.6931471805599453 / self.half_life
+        self.lines: dict[str, _Line] = {}
+        self._window_text = str(p.get("window", "3h"))
+
+    # -- records -----------------------------------------------------------------------
+    def on_call(self, call: Call) -> list[Alert] | tuple:
+        if call.ingress != "access":
+            # a call reaching the line: the household's callers find it BUSY
+            if call.disposition == "BUSY":
+                line = self.lines.get(call.callee)
+                if line is not None and line.calls.events:
+                    line.busy_in.append(call.start)
+            return NO_ALERTS
+        if call.caller_line in self.skip_lines:
+            return NO_ALERTS
+        t = call.start
+        number = call.caller
+        line = self.lines.get(number)
+        if line is None:
+            line = self.lines[number] = _Line(self.width, self.half_life, t)
+        line.last_time = t
+        failed = call.disposition != "ANSWERED" or call.duration < self.short_call
+        calls = line.calls
+        calls.add(t, call.callee, 1 if failed else 0, call.ref)
+        line.rate.add(t)
+        hour_bit = 1 << int(((t + self.utc_offset) % 86400) // 3600)
+        odd_hour = line.history >= self.min_history and not line.hours & hour_bit
+        line.hours |= hour_bit
+        line.history += 1
+        dest = self._destination(call.callee)
+        if dest not in line.dests:
+            if line.history > self.min_history:
+                line.window_new_dests.append(t)
+            if len(line.dests) < _MAX_SET:
+                line.dests.add(dest)
+        if call.user_agent or call.src_ip:
+            self._device(line, t, call.user_agent, call.src_ip, call.ref)
+        n = len(calls)
+        if n < self.min_calls and t - line.device_time > self.device_memory:
+            return NO_ALERTS  # the cheap exit: most lines, most calls
+        return self._judge(number, line, t, odd_hour)
+
+    def on_registration(self, reg: Registration) -> list[Alert] | tuple:
+        if reg.status is not None and reg.status >= 300:
+            return NO_ALERTS  # a challenge or a refusal proves nothing about the device
+        line = self.lines.get(reg.line)
+        if line is None:
+            line = self.lines[reg.line] = _Line(self.width, self.half_life, reg.time)
+        line.last_time = reg.time
+        if not self._device(line, reg.time, reg.user_agent, reg.contact_ip, reg.ref):
+            return NO_ALERTS
+        return self._judge(reg.line, line, reg.time, False)
+
+    # -- signals -----------------------------------------------------------------------
+    def _destination(self, callee: str) -> str:
+        info = self.plan.classify(callee)
+        if info.category == "international":
+            return "+" + (info.country_code or "?")
+        if info.category == "fixed":
+            return "0" + (info.area or "")
+        return info.category
+
+    def _device(self, line: _Line, t: float, agent: str, address: str, ref: str) -> bool:
+        """Learn a device; True when it is new for a line that had one before."""
+        device = (agent, address)
+        if device == line.last_device:
+            return False  # periodic re-registration of the same device: the common case
+        line.last_device = device
+        net = net16(address) if address else ""
+        new_agent = bool(agent) and agent not in line.agents
+        new_net = bool(net) and net not in line.nets
+        if not (new_agent or new_net):
+            return False
+        had_device = bool(line.agents or line.nets)
+        if new_agent and len(line.agents) < _MAX_SET:
+            line.agents.add(agent)
+        if new_net and len(line.nets) < _MAX_SET:
+            line.nets.add(net)
+        if not had_device:
+            return False  # the first device we see is the line's baseline
+        signals = []
+        if new_agent:
+            signals.append("new_device")
+        if new_net:
+            signals.append("new_network")
+        if agent and self.gateway_agents is not None and self.gateway_agents.search(agent):
+            signals.append("gateway_agent")
+        line.device_time = t
+        line.device_signals = tuple(signals)
+        line.device_ref = ref
+        return True
+
+    def _features(self, line: _Line, t: float, odd_hour: bool, baseline: float) -> dict:
+        calls = line.calls
+        n = len(calls)
+        hours = max(self.width / 3600.0, 1e-9)
+        return {
+            "calls": min(1.0, n / (4.0 * self.min_calls)),
+            "distinct": calls.distinct / n if n else 0.0,
+            "failed": calls.flagged / n if n else 0.0,
+            "new_destinations": min(1.0, len(line.window_new_dests) / n) if n else 0.0,
+            "odd_hour": 1.0 if odd_hour else 0.0,
+            "busy_inbound": min(1.0, len(line.busy_in) / 3.0),
+            "over_baseline": min(1.0, (n / hours) / (self.rate_factor * baseline) / 4.0),
+        }
+
+    def _judge(self, number: str, line: _Line, t: float, odd_hour: bool) -> list[Alert] | tuple:
+        calls = line.calls
+        calls.slide(t)
+        horizon = t - self.width
+        for q in (line.window_new_dests, line.busy_in):
+            while q and q[0] < horizon:
+                q.popleft()
+        n = len(calls)
+        w = self.weights
+        fired: list[str] = []
+        # the baseline excludes the window itself: what the line did before
+        total_rate = line.rate.rate(t)
+        baseline = max(self.baseline_floor, total_rate - n * self._per_call_rate)
+        high_volume = (baseline >= self.high_volume_rate
+                       and t - line.first_time >= self.high_volume_history)
+        per_hour = n / (self.width / 3600.0)
+        if n >= self.min_calls and not high_volume:
+            if per_hour >= self.rate_factor * baseline:
+                fired.append("rate")
+                if per_hour >= self.high_rate_factor * baseline:
+                    fired.append("high_rate")
+            if calls.distinct >= self.distinct_share * n:
+                fired.append("distinct_callees")
+            if calls.flagged >= self.failed_share * n:
+                fired.append("failed_share")
+            if len(line.window_new_dests) >= self.min_new_destinations:
+                fired.append("new_destinations")
+            if odd_hour:
+                fired.append("odd_hours")
+            if len(line.busy_in) >= self.min_busy:
+                fired.append("busy_inbound")
+        device_recent = t - line.device_time <= self.device_memory
+        if device_recent:
+            fired.extend(line.device_signals)
+        model_score = None
+        if self.model is not None and n >= self.min_calls:
+            x = self._features(line, t, odd_hour, baseline)
+            model_score = self.model.score_one(x)
+            line.since_learn += 1
+            if line.since_learn >= self.learn_every:
+                line.since_learn = 0
+                self.model.learn_one(x)
+            if model_score >= self.model_threshold:
+                fired.append("population_model")
+        score = sum(w[s] for s in fired)
+        if score < self.threshold:
+            return NO_ALERTS
+        severity = "critical" if score >= self.critical_score else self.rule.priority
+        if t - line.alert_time < self.realert and severity == line.alert_severity:
+            return NO_ALERTS  # cheap: the notice board would suppress it anyway
+        line.alert_time, line.alert_severity = t, severity
+        evidence = {
+            "signals": fired,
+            "calls": n,
+            "window": self._window_text,
+            "calls_per_hour": round(per_hour, 2),
+            "baseline_per_hour": round(baseline, 3),
+            "rate_factor": self.rate_factor,
+            "distinct_callees": calls.distinct,
+            "failed_calls": calls.flagged,
+            "new_destinations": len(line.window_new_dests),
+            "busy_inbound": len(line.busy_in),
+            "history_calls": line.history,
+            "model_score": None if model_score is None else round(model_score, 3),
+            "threshold": self.threshold,
+            "device_ref": line.device_ref if device_recent else "",
+            "first_ref": calls.first_ref,
+            "last_ref": calls.last_ref,
+            "first_time": iso(calls.events[0][0]) if calls.events else iso(t),
+            "last_time": iso(t),
+        }
+        return [self.alert(number, None, t, score, evidence, severity=severity,
+                           signal_list=", ".join(fired), score_text=f"{score:.2f}")]
+
+    # -- housekeeping ------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        # a line's history is its baseline: keep it while the decayed rate still says
+        # something (a few half-lives), drop it after that
+        horizon = now - 4 * self.half_life
+        dead = [k for k, line in self.lines.items() if line.last_time < horizon]
+        for k in dead:
+            del self.lines[k]
+
+    def tracked(self) -> int:
+        return len(self.lines)
+
+
+DETECTOR = VoipBox
