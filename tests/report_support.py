@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections import defaultdict, deque
 from pathlib import Path
 
@@ -113,8 +114,8 @@ def simulate(out: Path, days: int = 2, subscribers: int = 1000, seed: int = 7) -
 
 
 def _chromium(args: list[str], tmp: Path, timeout: float = 90) -> subprocess.CompletedProcess:
-    profile = tmp / "chromium-profile"
-    profile.mkdir(exist_ok=True)
+    # a fresh profile per run: Chromium refuses a profile another instance holds
+    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp))
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
            "--no-first-run", "--disable-background-networking", "--disable-component-update",
            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
@@ -128,6 +129,8 @@ def _chromium(args: list[str], tmp: Path, timeout: float = 90) -> subprocess.Com
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 

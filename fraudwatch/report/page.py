@@ -294,7 +294,11 @@ class Page:
             classify = None
         by_country: Counter = Counter()
         for a in alerts:
-            country = a.evidence.get("country") if isinstance(a.evidence, dict) else None
+            country = None
+            if isinstance(a.evidence, dict):  # the detector's own origin, when it says
+                country = a.evidence.get("country") or a.evidence.get("origin")
+                if not (isinstance(country, str) and len(country) == 2 and country.isalpha()):
+                    country = None
             if not country and classify is not None:
                 country = classify(a.subject).country
             by_country[str(country or "unknown")] += 1
