@@ -328,6 +328,11 @@ class HepCollector:
                     return
         except ConnectionError:
             self._error("tcp: connection reset", "tcp", frame=False)
+        except asyncio.CancelledError:
+            # stop() with an agent still connected: end quietly (a cancelled connection
+            # task makes asyncio's stream callback log a traceback)
+            if buf:
+                self._error("tcp: truncated frame at connection end", "tcp", frame=False)
         finally:
             self._tasks.discard(task)
             writer.close()
