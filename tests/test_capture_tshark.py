@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
 import pytest
 
 from capture.hep import HepDecoder
@@ -11,6 +14,13 @@ from tests.capture_support import PCAPS, tshark_sip_counts, udp4_frame, write_pc
 
 CAPTURES = sorted(p for p in PCAPS.rglob("*") if p.is_file())
 HEP_DIR = "hep-wireshark"
+
+
+@cache
+def tshark_counts_of_all():
+    """tshark on every capture, two at a time (tshark's start-up dominates small files)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(CAPTURES, pool.map(tshark_sip_counts, CAPTURES), strict=True))
 
 
 def test_the_shared_captures_are_there():
@@ -23,7 +33,7 @@ def test_the_shared_captures_are_there():
 def test_sip_counts_equal_tsharks(path):
     result = read_capture(path)
     records = list(result)
-    assert result.stats == tshark_sip_counts(path)
+    assert result.stats == tshark_counts_of_all()[path]
     # nothing is silently lost: a reader error would show up here
     assert not {k for k in result.errors if k.startswith(("truncated", "not_a_capture"))}
     assert all(r.record_kind in ("call", "registration") for r in records)
@@ -36,7 +46,7 @@ def test_hep_captures_count_what_tshark_sees_once_unwrapped(path, tmp_path):
     HEP on port 9060 by default nor inflates HEP's gzip payloads), while SipCapture
     unwraps HEP itself. The reference is then tshark on the unwrapped payloads, written
     as plain UDP packets by an independent decoder (capture.hep, part B's)."""
-    assert not tshark_sip_counts(path)
+    assert not tshark_counts_of_all()[path]
     decoder = HepDecoder()
     frames = []
     for d in read_packets(path):
