@@ -149,12 +149,14 @@ def screenshot(html: Path, png: Path, tmp: Path, size: str = "1280,2400") -> Pat
     return png
 
 
-_CONSOLE = re.compile(r'CONSOLE\(\d+\)\] "(.*)", source:|Uncaught [^\n]*')
+# Chromium logs page console output as ``INFO:CONSOLE:7] "text", source: URL (7)``
+# (older builds: ``CONSOLE(7)]``); uncaught exceptions arrive the same way.
+_CONSOLE = re.compile(r'CONSOLE(?::\d+|\(\d+\))\] "(.*)", source: ')
 
 
 def console_errors(log: str) -> list[str]:
-    """Console messages and uncaught errors Chromium logged for the page."""
-    return [m.group(0) for m in _CONSOLE.finditer(log)]
+    """Console messages (errors included) Chromium logged for the page."""
+    return [m.group(1) for m in _CONSOLE.finditer(log)]
 
 
 def page_errors(dom: str) -> list[str]:

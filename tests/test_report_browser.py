@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from fraudwatch.report import build_report
+from fraudwatch.report.page import ERROR_HOOK
 from tests.report_support import (
     CHROMIUM,
     console_errors,
@@ -41,6 +42,18 @@ def busy_report(tmp_path_factory):
 
 def test_chromium_is_installed():
     assert shutil.which("chromium") or CHROMIUM, "Debian chromium is required"
+
+
+def test_error_checks_catch_a_broken_page(tmp_path):
+    """The checks used below do see page errors (so their silence means something)."""
+    page = tmp_path / "broken.html"
+    page.write_text(f"<!DOCTYPE html><html><head><script>{ERROR_HOOK}</script></head><body>"
+                    "<script>console.error('boom'); notDefined();</script></body></html>")
+    dom, log = dump_dom(page, tmp_path)
+    recorded = page_errors(dom)
+    assert recorded[0] == "boom" and "notDefined" in recorded[1]
+    logged = console_errors(log)
+    assert "boom" in logged and any("notDefined" in m for m in logged)
 
 
 def test_report_opens_cleanly_with_a_section_and_plot_per_alert(report):
