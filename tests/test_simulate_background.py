@@ -196,3 +196,14 @@ def test_subscribers_call_their_own_contacts_again(sim_week):
     assert len(ratios) > 100
     assert ratios[len(ratios) // 2] < 0.75  # a typical line repeats its callees
     assert not any(c["caller"] == c["callee"] for c in sim_week.calls)
+
+
+def test_calls_between_contacts_are_answered_more_often(sim_week):
+    pairs = Counter((c["caller"], c["callee"]) for c in sim_week.calls
+                    if c["ingress"] in ("access", "domestic"))
+    regular = [c["disposition"] == "ANSWERED" for c in sim_week.calls
+               if pairs[(c["caller"], c["callee"])] >= 5 and c["ingress"] != "international"]
+    one_off = [c["disposition"] == "ANSWERED" for c in sim_week.calls
+               if pairs[(c["caller"], c["callee"])] == 1 and c["ingress"] != "international"]
+    assert len(regular) > 1000 and len(one_off) > 1000
+    assert sum(regular) / len(regular) > sum(one_off) / len(one_off) + 0.15

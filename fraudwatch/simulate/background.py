@@ -44,6 +44,9 @@ REGISTER_INTERVAL = 3600
 # Share of a subscriber's calls that go to (or come from) their own contacts, and the
 # popularity of contact slots (a few people get most of the calls).
 CONTACT_SHARE = 0.7
+# People pick up for someone they know far more often than for a stranger.
+ANSWER_KNOWN = 0.8
+ANSWER_UNKNOWN = 0.48
 CONTACTS = 12
 CONTACT_WEIGHTS = (1.0 / np.arange(1, CONTACTS + 1)) / (1.0 / np.arange(1, CONTACTS + 1)).sum()
 
@@ -176,7 +179,8 @@ class Background:
             median = 45.0 if name == "business" else 75.0
             fixed = name != "mobile"
             parts.append(call_table(
-                rng, start, pop.numbers[caller], callee, 0.68, median, ingress="access",
+                rng, start, pop.numbers[caller], callee,
+                np.where(known, ANSWER_KNOWN, ANSWER_UNKNOWN), median, ingress="access",
                 caller_line=name, callee_line=callee_line,
                 user_agent=pop.user_agent[caller] if fixed else "",
                 src_ip=pop.device_ip[caller] if fixed else ""))
@@ -189,7 +193,8 @@ class Background:
             caller_number[known] = self.offnet_contacts(callee_i[known], slot[known])
             parts.append(call_table(
                 rng, t0 + rng.integers(0, 3600, n), caller_number,
-                pop.numbers[callee_i], 0.66, median, ingress="domestic", callee_line=name))
+                pop.numbers[callee_i], np.where(known, ANSWER_KNOWN, ANSWER_UNKNOWN - 0.04),
+                median, ingress="domestic", callee_line=name))
         parts.append(self._international(rng, t0, hour))
         parts.append(self._couriers(rng, t0, hour))
         return Table.concat("call", parts)
