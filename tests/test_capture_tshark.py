@@ -10,7 +10,7 @@ import pytest
 from capture.hep import HepDecoder
 from capture.pcapfile import read_packets
 from capture.sipcapture import read_capture
-from tests.capture_support import PCAPS, tshark_sip_counts, udp4_frame, write_pcap
+from tests.capture_support import PCAPS, tshark_rows, tshark_sip_counts, udp4_frame, write_pcap
 
 CAPTURES = sorted(p for p in PCAPS.rglob("*") if p.is_file())
 HEP_DIR = "hep-wireshark"
@@ -57,3 +57,17 @@ def test_hep_captures_count_what_tshark_sees_once_unwrapped(path, tmp_path):
     result = read_capture(path)
     list(result)
     assert expected and result.stats == expected
+
+
+def test_http_on_the_sip_port_is_not_sip():
+    """tshark's ``sip`` filter matches 2 frames of nDPI's http_on_sip_port.pcap (HTTP to
+    port 5060, dissected by port as SIP continuation data) but finds no method or status
+    in them; by content, SipCapture sees no SIP at all and counts nothing."""
+    path = PCAPS / "nDPI" / "http_on_sip_port.pcap"
+    rows = tshark_rows(path, ["sip.Method", "sip.Status-Code", "tcp.dstport", "tcp.srcport"])
+    assert len(rows) == 2 and all(not r[0] and not r[1] for r in rows)
+    assert all("5060" in (r[2], r[3]) for r in rows)
+    payloads = [d.payload for d in read_packets(path) if d.payload]
+    assert any(p.startswith((b"GET ", b"POST ", b"HTTP/")) for p in payloads)
+    result = read_capture(path)
+    assert list(result) == [] and not result.stats
