@@ -14,6 +14,7 @@ Goal: the report renders in under a minute. Measured: replay with the record sto
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import sys
@@ -68,7 +69,8 @@ def main() -> int:
     lines = [
         f"- {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {platform.python_version()}, "
         f"{data.name} ({args.days} d x {args.subscribers:,} subscribers, seed {args.seed}), "
-        f"{detectors}{', masked' if args.mask else ''}",
+        f"{detectors}{', masked' if args.mask else ''}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         f"  - records {s.total_records:,}; alerts {len(s.alerts):,} ({kinds or 'none'})",
         f"  - replay+store {tm['replay']:.1f} s, select {tm['select']:.2f} s, "
         f"render {tm['render']:.1f} s, write {tm['write']:.2f} s; "

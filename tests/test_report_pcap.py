@@ -60,3 +60,25 @@ def test_ladder_of_a_complete_call_matches_tshark(capture, tmp_path):
     dom, _ = dump_dom(out, tmp_path)
     assert page_errors(dom) == [] and 'data-ready="1"' in dom
     assert 'class="ladder"' in dom
+
+
+def test_without_the_capture_parser_captures_still_get_ladders(tmp_path, monkeypatch):
+    """A build without capture.sipcapture cannot replay captures: the report says so and
+    still draws the calls from a start-line scan."""
+    import sys
+
+    from fraudwatch.report import ladder
+
+    monkeypatch.setitem(sys.modules, "capture.sipcapture", None)  # import fails
+    ladder.scan_capture.cache_clear()
+    capture = CAPTURES[0]
+    try:
+        result = build_report([capture], tmp_path / "r.html")
+    finally:
+        ladder.scan_capture.cache_clear()
+    assert result.summary.total_records == 0
+    assert any("capture.sipcapture" in n for n in result.data.notes)
+    page = result.path.read_text(encoding="utf-8")
+    assert "capture.sipcapture" in page
+    labels = re.findall(r'<text class="msg"[^>]*>([^<]*)</text>', page)
+    assert labels[0] == "INVITE" and labels[-2:] == ["BYE", "200 OK"]
