@@ -104,6 +104,11 @@ def test_call_alert_timeline_marks_alert_and_baseline():
     assert chart.baseline is not None and 0 < chart.baseline < 1
     svg = chart.svg()
     assert "alert (critical)" in svg and 'class="baseline"' in svg
+    # the detector's baseline wins when its evidence has one
+    alert.evidence = {"baseline_per_hour": 2.0}
+    chart = timeline(alert, view)
+    assert chart.baseline == 2.0 * chart.bin_width / 3600
+    assert chart.baseline_label == "detector's baseline"
 
 
 def test_sms_bombing_timeline_is_per_minute_by_sender():

@@ -46,6 +46,28 @@ def cited_strings(evidence: Any) -> set[str]:
     return out
 
 
+_RATE_UNITS = {"per_second": 1.0, "per_s": 1.0, "per_minute": 60.0, "per_hour": 3600.0,
+               "per_h": 3600.0, "per_day": 86400.0}
+
+
+def _evidence_rate(evidence: Any) -> float | None:
+    """A baseline rate the detector put in its evidence, per second.
+
+    >>> _evidence_rate({"baseline_per_hour": 0.5}) * 3600
+    0.5
+    >>> _evidence_rate({"calls": 3}) is None
+    True
+    """
+    if not isinstance(evidence, dict):
+        return None
+    for key, value in evidence.items():
+        if "baseline" in key and isinstance(value, int | float) and not isinstance(value, bool):
+            for suffix, seconds in _RATE_UNITS.items():
+                if key.endswith(suffix):
+                    return float(value) / seconds
+    return None
+
+
 def _window(alert: Alert, times: Iterable[float]) -> tuple[float, float]:
     ts = [t for t in times if alert.time - LOOKBACK <= t <= alert.time + LOOKAHEAD]
     start = min(ts + [alert.time])
@@ -115,9 +137,14 @@ def timeline(alert: Alert, view: SubjectView) -> Timeline:
             chart.add("inbound", [c.time for c in calls if c.callee == subject], "#bdbdbd",
                       below=True)
         chart.bin_width = choose_bin(end - start)
-        # Baseline: the subject's mean outbound per bin over the time before the last day.
+        # Baseline: the detector's own when its evidence gives a rate, else the subject's
+        # mean outbound per bin over the time before the last day.
+        rate = _evidence_rate(alert.evidence)
         before = out_t[out_t < alert.time - 86400]
-        if len(before):
+        if rate is not None:
+            chart.baseline = rate * chart.bin_width
+            chart.baseline_label = "detector's baseline"
+        elif len(before):
             span = max(alert.time - 86400 - max(start, float(before.min())), chart.bin_width)
             chart.baseline = len(before) / (span / chart.bin_width)
             chart.baseline_label = "mean outbound before"
