@@ -7,12 +7,16 @@ Call-ID, and prints a ladder: time, direction, method or status, and the key hea
 (From, To, CSeq, User-Agent, P-Asserted-Identity). ``full=True`` also keeps tshark's
 complete dissection of every packet.
 
-The tshark process is always closed (``FileCapture.close``), also on errors.
+The tshark process is always closed (``FileCapture.close``), also on errors. A capture
+of HEP (taken on a collector's port) is unwrapped first: tshark has no HEP dissector.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +43,8 @@ class LadderStep:
     headers: dict[str, str] = field(default_factory=dict)
     #: tshark's complete dissection of the packet (``full=True`` only)
     dissection: str = ""
+    #: ``hep`` when the message was unwrapped from HEP before tshark dissected it
+    via: str = ""
 
     @property
     def is_request(self) -> bool:
@@ -58,13 +64,30 @@ def display_filter(call_id: str) -> str:
 def call_ladder(path: Path | str, call_id: str, full: bool = False,
                 tshark_path: str | None = None) -> list[LadderStep]:
     """The SIP messages of one call in a capture, in capture order."""
-    import pyshark
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such capture file")
     if not call_id or "\n" in call_id:
         raise UserError("--call-id must be one non-empty Call-ID")
+    steps = _dissect(path, call_id, full, tshark_path)
+    if not steps:
+        # tshark has no HEP dissector: a capture of HEP (a collector's port) is unwrapped
+        # into a temporary capture of the SIP inside, which tshark then dissects
+        with tempfile.TemporaryDirectory(prefix="fraudwatch-inspect-") as tmp:
+            frames: list[int] = []
+            inner = unwrap_hep(path, Path(tmp) / "hep-inner.pcap", frames)
+            if inner is not None:
+                steps = _dissect(inner, call_id, full, tshark_path)
+                for s in steps:
+                    s.via = "hep"
+                    s.frame = frames[s.frame - 1]  # the HEP frame's number in the original
+    return steps
+
+
+def _dissect(path: Path, call_id: str, full: bool, tshark_path: str | None) -> list[LadderStep]:
+    import pyshark
+
     cap = pyshark.FileCapture(str(path), display_filter=display_filter(call_id),
                               keep_packets=False, tshark_path=tshark_path)
     steps: list[LadderStep] = []
@@ -76,6 +99,52 @@ def call_ladder(path: Path | str, call_id: str, full: bool = False,
     finally:
         cap.close()
     return steps
+
+
+def unwrap_hep(path: Path | str, out: Path | str,
+               frames: list[int] | None = None) -> Path | None:
+    """The SIP carried as HEP in a capture, written to ``out`` as plain packets (the
+    original addresses, ports and capture times; every message as UDP, since each HEP
+    frame holds a whole message); None if the capture holds no HEP. ``frames`` receives
+    the original frame number of each packet written."""
+    from capture.hep import HepDecoder, is_hep
+    from capture.pcapfile import read_packets
+
+    decoder = HepDecoder()
+    inner = []
+    for d in read_packets(path):
+        if is_hep(d.payload):
+            for x in decoder.decapsulate(d):
+                inner.append(x)
+                if frames is not None:
+                    number = d.origin.rpartition("#")[2]
+                    frames.append(int(number) if number.isdigit() else len(frames) + 1)
+    if not inner:
+        return None
+    parts = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # pcap, Ethernet
+    for d in inner:
+        udp = struct.pack(">HHHH", d.sport, d.dport, 8 + len(d.payload), 0) + d.payload
+        if ":" in d.src or ":" in d.dst:
+            ip = struct.pack(">IHBB", 6 << 28, len(udp), 17, 64) + \
+                _addr(socket.AF_INET6, d.src) + _addr(socket.AF_INET6, d.dst)
+            ethertype = b"\x86\xdd"
+        else:
+            ip = struct.pack(">BBHHHBBH", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0) + \
+                _addr(socket.AF_INET, d.src) + _addr(socket.AF_INET, d.dst)
+            ethertype = b"\x08\x00"
+        frame = bytes(12) + ethertype + ip + udp
+        sec = int(d.time)
+        usec = min(999_999, int(round((d.time - sec) * 1e6)))
+        parts.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+    Path(out).write_bytes(b"".join(parts))
+    return Path(out)
+
+
+def _addr(family: int, text: str) -> bytes:
+    try:
+        return socket.inet_pton(family, text)
+    except OSError:  # a HEP frame without addresses
+        return bytes(4 if family == socket.AF_INET else 16)
 
 
 def _first_line(e: Exception) -> str:
@@ -117,7 +186,18 @@ def _join(host: str, port) -> str:
 
 
 def call_ids(path: Path | str, limit: int = 5, tshark: str = "tshark") -> list[str]:
-    """A few Call-IDs present in a capture (for the message when the asked one is absent)."""
+    """A few Call-IDs present in a capture (for the message when the asked one is absent),
+    from tshark; for a capture of HEP, from the SIP inside."""
+    found = _tshark_call_ids(path, limit, tshark)
+    if not found:
+        with tempfile.TemporaryDirectory(prefix="fraudwatch-inspect-") as tmp:
+            inner = unwrap_hep(path, Path(tmp) / "hep-inner.pcap")
+            if inner is not None:
+                found = _tshark_call_ids(inner, limit, tshark)
+    return found
+
+
+def _tshark_call_ids(path: Path | str, limit: int, tshark: str) -> list[str]:
     try:
         out = subprocess.run([tshark, "-r", str(path), "-Y", "sip", "-T", "fields",
                               "-e", "sip.Call-ID"], capture_output=True, text=True,

@@ -105,3 +105,23 @@ def test_no_tshark_process_is_left_behind(tmp_path, capsys, call_id):
     assert not _tshark_processes(link.name)
     main(["inspect", str(link), "--call-id", call_id])
     assert _tshark_processes(link.name) == []
+
+
+def test_a_capture_of_hep_is_unwrapped_for_tshark(capsys):
+    """tshark has no HEP dissector: inspect unwraps HEP first, keeping the original frame
+    numbers, addresses and times (the log and RTCP frames 5 and 8 are not SIP)."""
+    path = PCAPS / "hep-wireshark/hep.pcap"
+    assert main(["inspect", str(path), "--call-id", "qgf3dm9rudi@127.0.0.1", "--json"]) == 0
+    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [s["frame"] for s in steps] == [1, 2, 3, 4, 6, 7]
+    assert [s["message"].split()[0] for s in steps] == ["INVITE", "100", "407", "OPTIONS",
+                                                        "200", "PUBLISH"]
+    assert {s["via"] for s in steps} == {"hep"}
+    assert steps[0]["src"] == "192.168.1.1:5060" and steps[0]["time"] == 1481455196.0001
+    assert steps[0]["headers"]["User-Agent"] == "HEPGEN-UAC"
+
+
+def test_unknown_call_in_a_compressed_hep_capture_names_the_calls_inside(capsys):
+    path = PCAPS / "hep-wireshark/hep3_compressed.pcap.pcapng"
+    assert main(["inspect", str(path), "--call-id", "nope"]) == 2
+    assert "8fc0ff7e-9f0feb00-6245ba21@192.168.137.1" in capsys.readouterr().err

@@ -34,9 +34,12 @@ def run(args) -> int:
         for s in steps:
             print(json.dumps({"frame": s.frame, "time": s.time, "src": s.src, "dst": s.dst,
                               "transport": s.transport, "message": s.label,
-                              "headers": s.headers, **({"dissection": s.dissection}
-                                                       if s.dissection else {})},
+                              "headers": s.headers,
+                              **({"via": s.via} if s.via else {}),
+                              **({"dissection": s.dissection} if s.dissection else {})},
                              ensure_ascii=False))
     else:
+        if steps[0].via == "hep":
+            print(f"(SIP unwrapped from HEP in {args.capture}: original addresses and times)")
         render_ladder(steps, sys.stdout, width=max(12, args.width))
     return 0
