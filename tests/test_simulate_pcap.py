@@ -81,3 +81,18 @@ def test_write_sip_pcap_accepts_records_in_any_order(tmp_path):
     times = [float(r.split("\t")[0]) for r in rows]
     assert times == sorted(times)
     assert tshark("-r", str(tmp_path / "t.pcap"), "-Y", "_ws.malformed") == []
+
+
+def test_calls_by_start_reorders_end_ordered_cdrs(sim_pcap):
+    from fraudwatch.simulate.sippcap import calls_by_start, read_simulated_calls
+
+    out, _ = sim_pcap
+    by_end = list(read_simulated_calls(out / "calls.csv"))
+    starts = [c.start for c in by_end]
+    assert starts != sorted(starts)  # the file is in end order, not start order
+    by_start = list(calls_by_start(iter(by_end)))
+    assert [c.start for c in by_start] == sorted(starts)
+    assert sorted(c.call_id for c in by_start) == sorted(c.call_id for c in by_end)
+    # the span bound is what keeps the order: one too short for long calls breaks it
+    too_short = [c.start for c in calls_by_start(iter(by_end), max_span=60)]
+    assert too_short != sorted(starts)

@@ -22,6 +22,7 @@ from fraudwatch.simulate.background import RING
 from fraudwatch.simulate.tables import COLUMNS, EMPTY, Table
 
 CHINA = timezone(timedelta(hours=8))
+MAX_TALK = 4 * 3600  # switches cut calls at 4 h; the pcap writer relies on the bound
 
 
 def iso(t: float) -> str:
@@ -42,7 +43,8 @@ class Events:
              ingress: str, caller_line: str = "", callee_line: str = "", user_agent: str = "",
              src_ip: str = "") -> int:
         """Add a call; returns its end time."""
-        start, duration = int(start), int(duration) if disposition == "ANSWERED" else 0
+        start = int(start)
+        duration = min(int(duration), MAX_TALK) if disposition == "ANSWERED" else 0
         lo, hi = RING[disposition]
         end = start + int(self.rng.integers(lo, hi + 1)) + duration
         self.rows["call"].append((start, end, caller, callee, duration, disposition, ingress,

@@ -86,5 +86,6 @@ def simulate(out: str | Path, *, days: int = 7, subscribers: int = 20_000, seed:
     files["labels"] = out / "labels.json"
     if pcap:
         from fraudwatch.simulate.sippcap import write_simulation_pcap
-        files["pcap"] = write_simulation_pcap(out, events.options)
+        write_simulation_pcap(out, events.options)
+        files["pcap"] = out / "calls.pcap"
     return SimulationResult(out, rows, labels, files)

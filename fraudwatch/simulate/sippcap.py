@@ -31,7 +31,7 @@ import heapq
 import socket
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,8 @@ DOMESTIC_GWS = ("172.16.2.1", "172.16.2.2", "172.16.2.3", "172.16.2.4")
 ACCESS_NET = "10.40"           # P-CSCFs in front of mobile and business subscribers
 SIP_PORT = 5060
 SBC_AGENT = "fraudwatch-sim-sbc/1.0"
+# Longest a simulated call lasts from INVITE to hang-up: talk (capped) plus ringing.
+MAX_CALL_SPAN = 4 * 3600 + 120
 
 _PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
 _REC = struct.Struct("<IIII")
@@ -275,7 +277,8 @@ def write_sip_pcap(calls: Iterable[Call], registrations: Iterable[Registration],
     """Write the SIP signalling of ``calls``, ``registrations`` and OPTIONS ``options``
     (``(time, source address, extension, User-Agent)``) to a pcap at ``path``.
 
-    Inputs may come in any order; packets are written in time order.
+    Inputs may come in any order (they are sorted in memory); packets are written in
+    time order. For inputs too large for memory see :func:`write_simulation_pcap`.
     """
     starts: list[tuple[float, int, int, object]] = []
     for i, c in enumerate(calls):
@@ -285,8 +288,13 @@ def write_sip_pcap(calls: Iterable[Call], registrations: Iterable[Registration],
     for i, o in enumerate(options):
         starts.append((float(o[0]), 2, i, o))
     starts.sort(key=lambda s: (s[0], s[1], s[2]))
+    return _write_in_order(starts, Path(path))
+
+
+def _write_in_order(starts: Iterable[tuple[float, int, int, object]], path: Path) -> PcapStats:
+    """Dialogs given in start order -> packets in time order (a heap holds those under way)."""
     stats = PcapStats()
-    out = _PcapFile(Path(path))
+    out = _PcapFile(path)
     pending: list[tuple] = []
     n = 0
     try:
@@ -319,29 +327,56 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def read_simulated_calls(path: Path) -> list[Call]:
-    """The calls of a simulated ``calls.csv`` (fast path for our own files)."""
+def read_simulated_calls(path: Path) -> Iterator[Call]:
+    """The calls of a simulated ``calls.csv`` (fast path for our own files), in file order."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = csv.reader(fh)
         next(rows)
-        return [Call(start=_epoch(r[0]), caller=r[1], callee=r[2], duration=float(r[3]),
-                     disposition=r[4], ingress=r[5], caller_line=r[6], callee_line=r[7],
-                     call_id=r[8], user_agent=r[9], src_ip=r[10]) for r in rows]
+        for r in rows:
+            yield Call(start=_epoch(r[0]), caller=r[1], callee=r[2], duration=float(r[3]),
+                       disposition=r[4], ingress=r[5], caller_line=r[6], callee_line=r[7],
+                       call_id=r[8], user_agent=r[9], src_ip=r[10])
 
 
-def read_simulated_registrations(path: Path) -> list[Registration]:
+def read_simulated_registrations(path: Path) -> Iterator[Registration]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = csv.reader(fh)
         next(rows)
-        return [Registration(time=_epoch(r[0]), line=r[1], contact_ip=r[2], user_agent=r[3],
-                             status=int(r[4]) if r[4] else None,
-                             expires=int(r[5]) if r[5] else None) for r in rows]
+        for r in rows:
+            yield Registration(time=_epoch(r[0]), line=r[1], contact_ip=r[2], user_agent=r[3],
+                               status=int(r[4]) if r[4] else None,
+                               expires=int(r[5]) if r[5] else None)
 
 
-def write_simulation_pcap(out: Path, options: Iterable[tuple] = ()) -> Path:
-    """``calls.pcap`` beside a simulation's ``calls.csv`` and ``registrations.csv``."""
+def calls_by_start(calls_by_end: Iterable[Call], max_span: float = MAX_CALL_SPAN
+                   ) -> Iterator[Call]:
+    """Calls written in END order (as CDRs are) re-ordered by start with bounded memory.
+
+    Once a call ending at E has been read, no later row can start before E - ``max_span``
+    (the longest call plus ringing), so everything older is released.
+    """
+    held: list[tuple[float, int, Call]] = []
+    watermark = float("-inf")
+    for n, c in enumerate(calls_by_end):
+        heapq.heappush(held, (c.start, n, c))
+        watermark = max(watermark, c.start + c.duration - max_span)
+        while held and held[0][0] <= watermark:
+            yield heapq.heappop(held)[2]
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+def write_simulation_pcap(out: Path, options: Iterable[tuple] = ()) -> PcapStats:
+    """``calls.pcap`` beside a simulation's ``calls.csv`` and ``registrations.csv``.
+
+    Streams: calls are re-ordered by start within the longest call's span, registrations
+    and probes are already in time order, so memory stays bounded at any scale.
+    """
     path = Path(out) / "calls.pcap"
-    write_sip_pcap(read_simulated_calls(Path(out) / "calls.csv"),
-                   read_simulated_registrations(Path(out) / "registrations.csv"), path,
-                   options=options)
-    return path
+    calls = ((c.start, 0, i, c) for i, c in enumerate(
+        calls_by_start(read_simulated_calls(Path(out) / "calls.csv"))))
+    regs = ((r.time, 1, i, r) for i, r in enumerate(
+        read_simulated_registrations(Path(out) / "registrations.csv")))
+    probes = ((float(o[0]), 2, i, o) for i, o in enumerate(sorted(options)))
+    return _write_in_order(heapq.merge(calls, regs, probes, key=lambda s: (s[0], s[1], s[2])),
+                           path)
