@@ -43,12 +43,15 @@ COURIER_RATE = 0.04    # courier / hotline calls per subscriber and day
 REGISTER_INTERVAL = 3600
 # Share of a subscriber's calls that go to (or come from) their own contacts, and the
 # popularity of contact slots (a few people get most of the calls).
-CONTACT_SHARE = 0.7
+CONTACT_SHARE = {"mobile": 0.7, "residential": 0.75, "business": 0.35}
 # People pick up for someone they know far more often than for a stranger.
 ANSWER_KNOWN = 0.8
 ANSWER_UNKNOWN = 0.48
 CONTACTS = 12
-CONTACT_WEIGHTS = (1.0 / np.arange(1, CONTACTS + 1)) / (1.0 / np.arange(1, CONTACTS + 1)).sum()
+_ZIPF = 1.0 / np.arange(1, CONTACTS + 1)
+# households and people favour a few contacts; a business spreads over its partners
+CONTACT_WEIGHTS = {"mobile": _ZIPF / _ZIPF.sum(), "residential": _ZIPF / _ZIPF.sum(),
+                   "business": np.full(CONTACTS, 1 / CONTACTS)}
 
 
 def dispositions(rng: np.random.Generator, n: int, answer_p: float | np.ndarray) -> np.ndarray:
@@ -158,8 +161,8 @@ class Background:
             onnet = dest < 0.35
             callee_idx = rng.integers(0, len(pop), n)
             # most calls go to the caller's own few contacts (family, friends, colleagues)
-            known = rng.random(n) < CONTACT_SHARE
-            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS)
+            known = rng.random(n) < CONTACT_SHARE[name]
+            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS[name])
             c_onnet, c_idx, c_number = self.contacts(caller[known], slot[known])
             callee[known] = c_number
             onnet[known] = c_onnet
@@ -188,8 +191,8 @@ class Background:
             callee_i = np.repeat(idx, rng.poisson(pop.in_rate[idx] * factor))
             n = len(callee_i)
             caller_number = external_domestic(rng, n)
-            known = rng.random(n) < CONTACT_SHARE
-            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS)
+            known = rng.random(n) < CONTACT_SHARE[name]
+            slot = rng.choice(CONTACTS, n, p=CONTACT_WEIGHTS[name])
             caller_number[known] = self.offnet_contacts(callee_i[known], slot[known])
             parts.append(call_table(
                 rng, t0 + rng.integers(0, 3600, n), caller_number,
