@@ -149,7 +149,10 @@ class DialogTracker:
 
     def __init__(self, trunks: Any = None, dialog_timeout: float = DIALOG_TIMEOUT,
                  max_dialogs: int = MAX_DIALOGS, setup_timeout: float = SETUP_TIMEOUT,
-                 register_timeout: float = REGISTER_TIMEOUT) -> None:
+                 register_timeout: float = REGISTER_TIMEOUT,
+                 errors: Counter | None = None) -> None:
+        #: losses (``dialog_evicted``) are also counted here, e.g. SipCapture's errors
+        self.errors = errors
         self.trunks = trunks if isinstance(trunks, TrunkMap) else TrunkMap(trunks)
         self.dialog_timeout = dialog_timeout
         self.setup_timeout = setup_timeout
@@ -289,6 +292,8 @@ class DialogTracker:
         elif self.registers:
             self.registers.popitem(last=False)
         self.counts["dialog_evicted"] += 1
+        if self.errors is not None:
+            self.errors["dialog_evicted"] += 1
 
     def _remember(self, key: Any) -> None:
         closed = self.closed

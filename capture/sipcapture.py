@@ -75,13 +75,13 @@ class SipCapture:
             kw["dialog_timeout"] = dialog_timeout
         if max_dialogs is not None:
             kw["max_dialogs"] = max_dialogs
-        self.tracker = DialogTracker(trunks=trunks, **kw)
+        self.stats: Counter = Counter()
+        self.errors: Counter = Counter()
+        self.tracker = DialogTracker(trunks=trunks, errors=self.errors, **kw)
         if decapsulate is None:
             hook = hep_decapsulator()
             decapsulate = [hook] if hook else []
         self.decapsulate = list(decapsulate)
-        self.stats: Counter = Counter()
-        self.errors: Counter = Counter()
         for hook in self.decapsulate:  # HEP frames it rejects (junk, RTCP, logs): counted here
             if getattr(hook, "decoder", None) is not None:
                 hook.decoder.errors = self.errors
@@ -149,8 +149,6 @@ class SipCapture:
         for data in self.tcp.flush():
             out.extend(self._message(data, Datagram(0.0, "", 0, "", 0, "tcp", data, "")))
         out.extend(self.tracker.flush())
-        self.errors.update({k: v for k, v in self.tracker.counts.items()
-                            if k == "dialog_evicted"})
         return out
 
 
@@ -193,8 +191,7 @@ def sip_messages(path: str | Path, errors: Counter | None = None
     found: list[tuple[Datagram, SipMessage]] = []
     cap = SipCapture(on_message=lambda m, d: found.append((d, m)), track=False)
     if errors is not None:
-        cap.errors = errors
-        cap.tcp.errors = errors
+        cap.errors = cap.tcp.errors = cap.tracker.errors = errors
     for d in read_packets(path, cap.errors):
         cap.feed_datagram(d)
         if found:
