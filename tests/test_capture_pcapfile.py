@@ -196,3 +196,14 @@ def test_truncated_files_and_packets_are_counted_not_raised(tmp_path):
         p.write_bytes(junk)
         assert ours(p) == ([], Counter({reason: 1}))
     assert ours(tmp_path / "missing") == ([], Counter({"unreadable_file": 1}))
+
+
+def test_netmon2_capture_times_and_addresses_like_tshark():
+    """sipnab's c07-sip-r2.cap is a Microsoft Network Monitor 2.x file (PROTOS suite)."""
+    path = PCAPS / "sipnab" / "c07-sip-r2.cap"
+    assert path.read_bytes()[:4] == b"GMBU"
+    got, errors = ours(path)
+    rows = tshark_rows(path, ["frame.time_epoch", "ip.src", "udp.srcport"], "udp")
+    assert not errors and len(got) == len(rows) == 39
+    for (t, src, sport, *_), (t2, src2, sport2) in zip(got, rows, strict=True):
+        assert t == pytest.approx(float(t2), abs=1e-6) and (src, sport) == (src2, int(sport2))
