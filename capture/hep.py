@@ -17,8 +17,8 @@ and capture id). Junk never raises out of :class:`HepDecoder`: it is counted by 
 >>> d = dec.decode(frame)
 >>> d.src, d.dport, d.time, d.attrs["capture_id"], d.attrs["node"], d.origin
 ('10.0.0.1', 5060, 1737076323.25, 2001, 'sbc-1', 'hep:sbc-1')
->>> dec.decode(b"HEP3\\x00") is None, dict(dec.errors)
-(True, {'hep: frame shorter than its header': 1})
+>>> dec.decode(b"HEP3\\x00", where="10.1.1.1:9060") is None, dict(dec.errors), dec.rejects
+(True, {'hep: frame shorter than its header': 1}, [('10.1.1.1:9060', 'hep: frame shorter than its header')])
 
 Checked against real captures and tools (``tests/test_hep_decode.py``)
 -----------------------------------------------------------------------
@@ -316,30 +316,36 @@ class HepDecoder:
         self.bytes = 0
         self.decoded = 0
         self.errors: Counter = Counter()
-        #: the last few rejects: (origin, reason), for reports
+        #: the first rejects: (where, reason), for reports
         self.rejects: list[tuple[str, str]] = []
         #: the reason of the latest reject
         self.last_reason = ""
 
-    def decode(self, frame: bytes, received: float = 0.0, origin: str = "") -> Datagram | None:
+    def decode(self, frame: bytes, received: float = 0.0, origin: str = "",
+               where: object = None) -> Datagram | None:
+        """One frame as a Datagram, or None (counted). ``where`` locates a rejected frame
+        in reports (``file#frame``, the sender's address); ``origin`` by default."""
         self.frames += 1
         self.bytes += len(frame)
         try:
             d = decode(frame, received, origin)
         except HepError as e:
-            self._reject(origin, e.reason)
+            self._reject(where if where is not None else origin, e.reason)
             return None
         except Exception as e:  # noqa: BLE001 - junk must be counted, never crash the collector
-            self._reject(origin, f"hep: undecodable ({type(e).__name__})")
+            self._reject(where if where is not None else origin,
+                         f"hep: undecodable ({type(e).__name__})")
             return None
         self.decoded += 1
         return d
 
-    def _reject(self, origin: str, reason: str) -> None:
+    def _reject(self, where: object, reason: str) -> None:
         self.errors[reason] += 1
         self.last_reason = reason
         if len(self.rejects) < 100:
-            self.rejects.append((origin, reason))
+            if isinstance(where, tuple):  # a socket address
+                where = f"{where[0]}:{where[1]}"
+            self.rejects.append((str(where), reason))
 
     def decapsulate(self, datagram: Datagram) -> list[Datagram]:
         """The SIP datagrams inside a captured datagram that carries HEP."""
@@ -357,7 +363,7 @@ class HepDecoder:
             frames = [payload]
         out = []
         for frame in frames:
-            d = self.decode(frame, datagram.time, "")
+            d = self.decode(frame, datagram.time, "", where)
             if d is not None:
                 d.attrs["outer"] = where
                 out.append(d)

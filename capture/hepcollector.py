@@ -347,7 +347,7 @@ class HepCollector:
         nbytes = 0
         for data, peer in frames:
             nbytes += len(data)
-            d = decode(data, received, "")
+            d = decode(data, received, "", peer)
             if d is None:
                 self._error(decoder.last_reason, transport)
                 continue

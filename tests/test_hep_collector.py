@@ -137,6 +137,10 @@ def test_hep_wireshark_frames_over_udp_and_tcp_equal_direct_decoding(name):
     assert c.stats.frames == {"udp": len(frames), "tcp": len(frames)}
     assert c.stats.errors == expected_errors + expected_errors
     assert c.stats.connections == 1
+    # each reject is reported with where it came from: the sending agent
+    rejects = c.decoders["udp"].rejects + c.decoders["tcp"].rejects
+    assert len(rejects) == 2 * sum(expected_errors.values())
+    assert all(where.startswith("127.0.0.1:") for where, _ in rejects)
 
 
 @pytest.mark.parametrize("name", ["hep.pcap", "hep3_compressed.pcap.pcapng"])

@@ -116,6 +116,11 @@ def test_split_stream_and_decapsulate_many_frames_in_one_segment():
     inner = decapsulate(outer)
     assert [d.time for d in inner] == [0.0, 1.0, 2.0]
     assert is_hep(stream) and not is_hep(SIP)
+    dec = HepDecoder()
+    junk = Datagram(9.0, "10.9.9.9", 40000, "10.9.9.1", 9060, "udp", b"HEP3\x00\x09xyz",
+                    origin="cap.pcap#7")
+    assert dec.decapsulate(junk) == []
+    assert dec.rejects == [("cap.pcap#7", "hep: truncated chunk header")]
 
 
 def test_hep_pcap_matches_sngrep_own_hep_decoding(tmp_path):
