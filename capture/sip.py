@@ -87,8 +87,10 @@ class SipMessage:
     # -- header access -----------------------------------------------------------------
     def header(self, name: str) -> str:
         """The first value of a header (any case, compact form allowed), or ""."""
-        n = name.lower()
-        values = self.headers.get(COMPACT.get(n, n))
+        values = self.headers.get(name)  # already canonical: the usual, internal case
+        if values is None:
+            n = name.lower()
+            values = self.headers.get(COMPACT.get(n, n))
         return values[0] if values else ""
 
     @property
