@@ -35,13 +35,18 @@ def test_serve_over_hep_raises_the_alerts_a_replay_raises(scan_pcap, tmp_path, c
     served = Served(["--hep-port", "0", "--alerts", str(tmp_path / "served.jsonl"), "--json",
                      "--status-interval", "0.3", "--metrics-port", "0"], cwd=tmp_path)
     try:
-        tcp_port = int(served.wait_line(r"HEP on udp \S+ and tcp [\d.]+:(\d+)").group(1))
+        ports = served.wait_line(r"HEP on udp [\d.]+:(\d+) and tcp [\d.]+:(\d+)")
+        udp_port, tcp_port = int(ports.group(1)), int(ports.group(2))
         metrics_port = int(next(re.search(r":(\d+)/metrics", ln).group(1)
                                 for ln in served.lines if "/metrics" in ln))
         with socket.create_connection(("127.0.0.1", tcp_port), timeout=10) as s:
             s.sendall(b"".join(frames))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # and one bad frame
+            s.bind(("127.0.0.1", 0))
+            junk_from = f"127.0.0.1:{s.getsockname()[1]}"
+            s.sendto(b"HEP3\x00\x02", ("127.0.0.1", udp_port))
         # the status line is written after the metrics took in what it counts
-        served.wait_line(rf"serve: {len(frames):,} frames, {len(frames):,} SIP datagrams",
+        served.wait_line(rf"serve: {len(frames) + 1:,} frames, {len(frames):,} SIP datagrams",
                          timeout=60)
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics",
                                     timeout=10) as r:
@@ -55,7 +60,10 @@ def test_serve_over_hep_raises_the_alerts_a_replay_raises(scan_pcap, tmp_path, c
     assert summary["sip"] == replayed["sip"]
     assert summary["hep"]["frames"]["tcp"] == len(frames) and summary["hep"]["delivered"] == \
         len(frames)
-    assert summary["alerts"] == len(expected) and not summary["malformed_by_reason"]
+    assert summary["alerts"] == len(expected)
+    assert summary["malformed_by_reason"] == {"hep: bad total length": 1}
+    assert summary["hep"]["first_rejects"] == [{"from": junk_from,
+                                                "reason": "hep: bad total length"}]
     # metrics while serving: SIP counted, records waiting in the event-time reorder buffer
     # (the whole scan spans seconds, far less than the allowed lateness); no address in labels
     assert 'fraudwatch_sip_messages_total{name="REGISTER",type="request"} 32.0' in exposition

@@ -241,7 +241,10 @@ def _summary(service: Service, sources, args, elapsed: float) -> dict:
     out: dict = {"elapsed_s": round(elapsed, 3), "alerts_file": args.alerts}
     for s in sources:
         if isinstance(s, HepCollector):
-            out["hep"] = {"udp_port": s.udp_port, "tcp_port": s.tcp_port, **s.stats.to_dict()}
+            rejects = [{"from": where, "reason": reason}
+                       for dec in s.decoders.values() for where, reason in dec.rejects][:20]
+            out["hep"] = {"udp_port": s.udp_port, "tcp_port": s.tcp_port, **s.stats.to_dict(),
+                          "first_rejects": rejects}
         else:
             out["live"] = {"interface": s.interface, "bpf": s.bpf, "frames": s.frames,
                            "delivered": s.delivered, "errors": dict(s.errors)}
@@ -279,4 +282,6 @@ def _print_summary(s: dict, out=sys.stdout) -> None:
     w(f"malformed     {sum(malformed.values()):,}\n")
     for reason, n in sorted(malformed.items(), key=lambda x: -x[1])[:10]:
         w(f"  {n:>8,}  {reason}\n")
+    for r in s.get("hep", {}).get("first_rejects", [])[:5]:
+        w(f"  e.g. from {r['from']}: {r['reason']}\n")
     w(f"alerts        {s['alerts']:,} -> {s['alerts_file']}\n")
