@@ -5,8 +5,9 @@ The party is the calling number, or the organisation that owns it (list
 when it is not answered (busy, no answer, cancelled, failed) or answered for less than
 ``short_call``. The rule fires when a party placed at least ``min_nuisance_calls``
 nuisance calls to the victim within ``window`` and they are most of its calls
-(``min_nuisance_share``): relatives who call often and talk long, and shoppers called
-by many different couriers who answer, stay below. A party that goes on calling after
+(``min_nuisance_share``), and the victim has not talked with the party for
+``conversation_call`` or longer within the window: relatives and friends who call often
+and talk, and shoppers called by many different couriers who answer, stay below. A party that goes on calling after
 the victim complained about it (``complaint`` / ``not_me`` feedback naming the number,
 a prefix of it, or the organisation) is critical.
 
@@ -79,7 +80,7 @@ class Organisations:
 class _Victim:
     """One subscriber's nuisance callers and the parties they complained about."""
 
-    __slots__ = ("parties", "complaints", "last_time")
+    __slots__ = ("parties", "complaints", "last_time", "talks")
 
     def __init__(self) -> None:
         #: party (number or organisation) -> window of its calls (value: the calling number)
@@ -87,6 +88,8 @@ class _Victim:
         #: complained-about party, number or prefix -> time of the latest complaint
         self.complaints: dict[str, float] = {}
         self.last_time = 0.0
+        #: party -> time of its latest real conversation (created on the first one)
+        self.talks: dict[str, float] | None = None
 
 
 class Harassment(Detector):
@@ -101,6 +104,7 @@ class Harassment(Detector):
         self.short_call = float(parse_duration(p.get("short_call", "10s")))
         self.min_calls = int(p.get("min_nuisance_calls", 5))
         self.min_share = float(p.get("min_nuisance_share", 0.6))
+        self.conversation = float(parse_duration(p.get("conversation_call", "60s")))
         self.escalate_calls = int(p.get("escalate_min_calls", 3))
         self.complaint_memory = parse_duration(p.get("complaint_memory", "30d"))
         self.full_score_calls = int(p.get("full_score_calls", 20))
@@ -135,6 +139,10 @@ class Harassment(Detector):
             calls = victim.parties[party] = SlidingWindow(self.window)
         calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
+            if call.duration >= self.conversation:
+                if victim.talks is None:
+                    victim.talks = {}
+                victim.talks[party] = t
             return NO_ALERTS
         nuisance_calls = calls.flagged
         if nuisance_calls < self.escalate_calls:
@@ -143,6 +151,9 @@ class Harassment(Detector):
         if complained is not None:
             severity = self.escalate_to
         elif nuisance_calls >= self.min_calls and nuisance_calls >= self.min_share * len(calls):
+            talked = victim.talks.get(party) if victim.talks else None
+            if talked is not None and t - talked <= self.window:
+                return NO_ALERTS  # they talk: a friend or relative, until the victim complains
             severity = self.rule.priority
         else:
             return NO_ALERTS
@@ -157,8 +168,21 @@ class Harassment(Detector):
         if victim is None:
             victim = self.victims[fb.number] = _Victim()
         about = fb.about.strip().rstrip("*")
-        victim.complaints[self.orgs.owner(about) or about] = fb.time
+        named = self.orgs.owner(about) or about
+        victim.complaints[named] = fb.time
         victim.last_time = max(victim.last_time, fb.time)
+        # The subscriber's own word confirms what the calls suggest: a complaint about a
+        # party that already placed several nuisance calls is raised at once.
+        for party, calls in victim.parties.items():
+            if party != named and not (party.startswith(named) or
+                                       any(v.startswith(named) for v in calls.values)):
+                continue
+            calls.slide(fb.time)
+            if calls.flagged >= self.escalate_calls and \
+                    self.plan.classify(fb.number).category not in self.exempt_victims:
+                owner = party if party in self.orgs.names else None
+                return [self._alert(fb.number, party, owner, calls, fb.time,
+                                    self.rule.priority, None, complaint_at=fb.time)]
         return NO_ALERTS
 
     # -- helpers -----------------------------------------------------------------------
@@ -171,7 +195,8 @@ class Harassment(Detector):
         return None
 
     def _alert(self, victim: str, party: str, owner: str | None, calls: SlidingWindow,
-               t: float, severity: str, complained: float | None) -> Alert:
+               t: float, severity: str, complained: float | None,
+               complaint_at: float | None = None) -> Alert:
         nuisance = calls.flagged
         days = max(calls.span() / 86400.0, 1.0)
         score = 0.5 + 0.5 * min(1.0, nuisance / self.full_score_calls)
@@ -194,8 +219,14 @@ class Harassment(Detector):
             "last_time": iso(t),
             "complaint_time": iso(complained) if complained is not None else None,
         }
-        note = (f", continuing after the subscriber's complaint at {iso(complained)}"
-                if complained is not None else "")
+        if complained is not None:
+            note = f", continuing after the subscriber's complaint at {iso(complained)}"
+        elif complaint_at is not None:
+            note = ", and the subscriber complained about them"
+            evidence["complaint_time"] = iso(complaint_at)
+            score = max(score, 0.8)
+        else:
+            note = ""
         return self.alert(victim, party, t, score, evidence, severity=severity,
                           complaint_note=note)
 

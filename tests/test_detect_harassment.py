@@ -73,9 +73,11 @@ def test_continuing_after_not_me_feedback_about_the_organisation_is_critical():
     records.append(Feedback(time=T0 + DAY, number=VICTIM, kind="not_me", about="express-courier"))
     records.append(call(T0 + 2 * DAY, "952306"))
     alerts = run(d, records)
-    assert [a.severity for a in alerts] == ["critical"]
-    assert alerts[0].evidence["complaint_time"] is not None
-    assert "complaint" in alerts[0].reason
+    # the complaint confirms the three calls at once; the next call makes it critical
+    assert [(a.time, a.severity) for a in alerts] == [(T0 + DAY, "warning"),
+                                                      (T0 + 2 * DAY, "critical")]
+    assert all(a.evidence["complaint_time"] is not None for a in alerts)
+    assert "complained" in alerts[0].reason and "continuing after" in alerts[1].reason
 
 
 def test_complaint_about_a_prefix_or_number_escalates_only_that_party():
@@ -85,7 +87,16 @@ def test_complaint_about_a_prefix_or_number_escalates_only_that_party():
     records.append(call(T0 + 2 * DAY, "17012345678"))
     records.append(call(T0 + 2 * DAY + 60, "13922223333"))
     alerts = run(d, records)
-    assert [(a.counterparty, a.severity) for a in alerts] == [("17012345678", "critical")]
+    assert [(a.counterparty, a.severity) for a in alerts] == [("17012345678", "warning"),
+                                                              ("17012345678", "critical")]
+
+
+def test_complaint_about_a_party_with_few_calls_raises_nothing_yet():
+    d = Harassment(RuleSet.load())
+    records = campaign(lambda i: "13911112222", 2)
+    records.append(Feedback(time=T0 + DAY, number=VICTIM, kind="complaint", about="13911112222"))
+    records.append(Feedback(time=T0 + DAY, number=VICTIM, kind="opt_out", about="13911112222"))
+    assert run(d, records) == []
 
 
 def test_feedback_before_any_call_needs_calls_after_it():
@@ -186,3 +197,17 @@ def test_engine_deduplicates_and_re_raises_on_escalation():
     records += campaign(lambda i: "13911112222", 3, every=600, start=T0 + 13 * 1800)
     alerts = eng.push_many(records) + eng.flush()
     assert [a.severity for a in alerts] == ["warning", "critical"]
+
+
+def test_hard_negative_acquaintance_who_talks_between_missed_calls():
+    d = Harassment(RuleSet.load())
+    friend = "15863710652"
+    disp = ["BUSY", "ANSWERED", "BUSY", "FAILED", "ANSWERED", "BUSY", "NO ANSWER", "BUSY"]
+    dur = [0, 8, 0, 0, 95, 0, 0, 0]
+    records = [call(T0 + 3600 * i, friend, disposition=x, duration=float(y))
+               for i, (x, y) in enumerate(zip(disp, dur, strict=True))]
+    assert run(d, records) == []
+    # ... unless the subscriber complains about them: then further calls escalate
+    records = [Feedback(time=T0 + 9 * 3600, number=VICTIM, kind="complaint", about=friend),
+               call(T0 + 10 * 3600, friend, disposition="BUSY")]
+    assert [a.severity for a in run(d, records)] == ["warning", "critical"]
