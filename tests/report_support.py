@@ -166,3 +166,104 @@ def page_errors(dom: str) -> list[str]:
         return []
     import html as htmlmod
     return json.loads(htmlmod.unescape(m.group(1)))
+
+
+class WebDriver:
+    """A headless Chromium driven through chromedriver's W3C WebDriver HTTP API (urllib),
+    on a free loopback port, stopped (with its browser) on ``close``."""
+
+    def __init__(self, tmp: Path, timeout: float = 60) -> None:
+        import socket
+        import time
+        import urllib.request
+
+        self._urllib = urllib.request
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            [shutil.which("chromedriver") or "/usr/bin/chromedriver", f"--port={port}",
+             "--allowed-ips=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.profile = Path(tempfile.mkdtemp(prefix="chromedriver-", dir=tmp))
+        self.session = None
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.call("GET", "/status")["value"]["ready"]:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.1)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", f"--user-data-dir={self.profile}",
+                         "--window-size=1280,1000"]},
+            "goog:loggingPrefs": {"browser": "ALL"}}}}
+        try:
+            self.session = self.call("POST", "/session", caps)["value"]["sessionId"]
+        except Exception:
+            self.close()
+            raise
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = self._urllib.Request(self.base + path, data=data, method=method,
+                                   headers={"Content-Type": "application/json"})
+        try:
+            with self._urllib.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except self._urllib.HTTPError as e:  # WebDriver errors carry their reason as JSON
+            detail = json.loads(e.read() or b"{}").get("value", {})
+            raise RuntimeError(f"{method} {path}: {detail.get('error')}: "
+                               f"{str(detail.get('message'))[:300]}") from None
+
+    def s(self, method: str, path: str, body: dict | None = None):
+        return self.call(method, f"/session/{self.session}{path}", body)["value"]
+
+    def get(self, url: str) -> None:
+        self.s("POST", "/url", {"url": url})
+
+    def script(self, source: str, *args):
+        return self.s("POST", "/execute/sync", {"script": source, "args": list(args)})
+
+    def find(self, css: str) -> str:
+        found = self.s("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(found.values()))
+
+    def click(self, css: str) -> None:
+        """Scroll the element to mid-screen (clear of the sticky nav) and click it."""
+        element = self.find(css)
+        self.script("arguments[0].scrollIntoView({block: 'center'});",
+                    {"element-6066-11e4-a52e-4f735466cecf": element})
+        self.s("POST", f"/element/{element}/click", {})
+
+    def browser_log(self) -> list[dict]:
+        """The page's console entries (chromedriver's log endpoint)."""
+        return self.s("POST", "/se/log", {"type": "browser"})
+
+    def close(self) -> None:
+        try:
+            if self.session:
+                self.call("DELETE", f"/session/{self.session}")
+        except OSError:
+            pass
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+            shutil.rmtree(self.profile, ignore_errors=True)

@@ -11,6 +11,7 @@ from fraudwatch.report import build_report
 from fraudwatch.report.page import ERROR_HOOK
 from tests.report_support import (
     CHROMIUM,
+    WebDriver,
     console_errors,
     dump_dom,
     page_errors,
@@ -111,3 +112,40 @@ def test_report_is_self_contained(report):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link" not in html and "@import" not in html
     assert "http://www.w3.org/2000/svg" in html  # only the SVG namespace
+
+
+VISIBLE_ROWS = """return [].filter.call(document.querySelectorAll('#alerts-table tbody tr'),
+  function (r) { return r.style.display !== 'none'; }).map(function (r) {
+  return [r.cells[3].textContent, r.querySelector('a').getAttribute('href')]; });"""
+
+
+def test_alerts_table_sorts_pages_and_links_in_a_driven_browser(busy_report):
+    """Through chromedriver's WebDriver API: clicking headers sorts, the pager pages, an
+    alert's link reaches its section, and the browser log stays empty."""
+    tmp, result = busy_report
+    alerts = result.summary.alerts
+    scores = sorted(round(a.score, 2) for a in alerts)
+    driver = WebDriver(tmp)
+    try:
+        driver.get(result.path.resolve().as_uri())
+        assert driver.script("return document.documentElement.getAttribute('data-ready')") == "1"
+        first_page = driver.script(VISIBLE_ROWS)
+        assert len(first_page) == 50
+        driver.click("#alerts-table thead th:nth-child(4)")  # score, ascending
+        rows = driver.script(VISIBLE_ROWS)
+        assert [float(s) for s, _ in rows] == scores[:50]
+        driver.click("#alerts-table thead th:nth-child(4)")  # descending
+        rows = driver.script(VISIBLE_ROWS)
+        assert [float(s) for s, _ in rows] == scores[::-1][:50]
+        driver.click(".pager button:nth-of-type(2)")  # next page
+        page2 = driver.script(VISIBLE_ROWS)
+        assert [float(s) for s, _ in page2] == scores[::-1][50:100]
+        target = page2[0][1]
+        driver.click(f'#alerts-table a[href="{target}"]')
+        assert driver.script("return location.hash") == target
+        assert driver.script(f"return !!document.querySelector('{target} svg.timeline')")
+        assert driver.script("return document.documentElement.getAttribute('data-errors')") \
+            is None
+        assert [e for e in driver.browser_log() if e.get("level") != "DEBUG"] == []
+    finally:
+        driver.close()

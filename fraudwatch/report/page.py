@@ -36,6 +36,7 @@ MAX_ALERT_LADDERS = 50
 CALLS_PER_CAPTURE = 3
 
 CSS = """
+html{scroll-padding-top:44px}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
  background:#fafafa;font-size:14px}
 header{background:#263238;color:#fff;padding:12px 20px}
