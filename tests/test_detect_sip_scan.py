@@ -55,8 +55,12 @@ def test_extension_sweep_without_a_known_agent(detector):
     out = feed(detector, recs)
     assert out[0].time == recs[9].time and out[0].severity == "warning"
     assert out[0].evidence["extensions"] == 10
-    assert out[-1].severity == "critical" and out[-1].evidence["extensions"] == 150
-    assert "refused attempts on 150 extensions" in out[-1].reason
+    # findings of an ongoing scan are rebuilt only on a severity rise or after 60 s
+    assert [a.severity for a in out] == ["warning", "critical"]
+    assert out[-1].evidence["extensions"] == 100
+    assert "refused attempts on 100 extensions" in out[-1].reason
+    later = feed(detector, [reg(90 + 0.2 * i, str(2000 + i), 404) for i in range(3)])
+    assert len(later) == 1 and later[0].evidence["extensions"] > 100
 
 
 def test_scanner_with_sweep_is_critical(detector):
