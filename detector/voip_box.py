@@ -72,14 +72,16 @@ class _Line:
         self.rate = DecayingRate(half_life, 0.0, t)
         self.hours = 0                          # bit h set: the line called at local hour h
         self.history = 0                        # outbound calls seen before
-        self.dests: set[str] = set()
-        self.window_new_dests: deque[float] = deque()  # times of calls to new destinations
-        self.agents: set[str] = set()
-        self.nets: set[str] = set()
+        # small tuples, not sets: a line has a handful of each, and a tuple of one costs
+        # a fifth of an empty set
+        self.dests: tuple[str, ...] = ()
+        self.window_new_dests: deque[float] | tuple = ()  # times of calls to new destinations
+        self.agents: tuple[str, ...] = ()
+        self.nets: tuple[str, ...] = ()
         self.device_time = float("-inf")        # when a new device / address appeared
         self.device_signals: tuple[str, ...] = ()
         self.device_ref = ""
-        self.busy_in: deque[float] = deque()    # inbound calls that found the line BUSY
+        self.busy_in: deque[float] | tuple = ()  # inbound calls that found the line BUSY
         self.last_time = t
         self.first_time = t
         self.alert_time = float("-inf")
@@ -141,6 +143,8 @@ class VoipBox(Detector):
             if call.disposition == "BUSY":
                 line = self.lines.get(call.callee)
                 if line is not None and line.calls.events:
+                    if not line.busy_in:
+                        line.busy_in = deque()
                     line.busy_in.append(call.start)
             return NO_ALERTS
         if call.caller_line in self.skip_lines:
@@ -162,9 +166,11 @@ class VoipBox(Detector):
         dest = self._destination(call.callee)
         if dest not in line.dests:
             if line.history > self.min_history:
+                if not line.window_new_dests:
+                    line.window_new_dests = deque()
                 line.window_new_dests.append(t)
             if len(line.dests) < _MAX_SET:
-                line.dests.add(dest)
+                line.dests += (dest,)
         if call.user_agent or call.src_ip:
             self._device(line, t, call.user_agent, call.src_ip, call.ref)
         n = len(calls)
@@ -205,9 +211,9 @@ class VoipBox(Detector):
             return False
         had_device = bool(line.agents or line.nets)
         if new_agent and len(line.agents) < _MAX_SET:
-            line.agents.add(agent)
+            line.agents += (agent,)
         if new_net and len(line.nets) < _MAX_SET:
-            line.nets.add(net)
+            line.nets += (net,)
         if not had_device:
             return False  # the first device we see is the line's baseline
         signals = []
