@@ -38,8 +38,10 @@ from typing import Any
 from capture.sip import SipMessage
 from detector.records import Call, Registration
 
-#: how long an answered call without BYE is kept before it is closed by timeout (s)
-DIALOG_TIMEOUT = 4 * 3600.0
+#: how long an answered call with no message at all (no BYE, no session refresh) is kept
+#: before it is closed by timeout (s): session timers (RFC 4028) refresh every 30 min by
+#: default, and records emitted later than the engine's allowed lateness (2 h) arrive late
+DIALOG_TIMEOUT = 3600.0
 #: how long a call that was never answered waits for its final response (s)
 SETUP_TIMEOUT = 300.0
 #: how long a REGISTER waits for its final response (s)
