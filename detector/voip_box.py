@@ -65,7 +65,7 @@ class _Line:
 
     __slots__ = ("calls", "rate", "hours", "history", "dests", "window_new_dests", "agents",
                  "nets", "device_time", "device_signals", "device_ref", "busy_in", "last_time",
-                 "alert_time", "alert_severity", "since_learn", "last_device", "first_time")
+                 "alert_time", "alert_severity", "last_device", "first_time")
 
     def __init__(self, width: float, half_life: float, t: float) -> None:
         self.calls = SlidingWindow(width)       # outbound calls: value callee, flag failed
@@ -86,7 +86,6 @@ class _Line:
         self.first_time = t
         self.alert_time = float("-inf")
         self.alert_severity = ""
-        self.since_learn = 0
         self.last_device: tuple[str, str] = ("", "")
 
 
@@ -121,7 +120,8 @@ class VoipBox(Detector):
         weights = p.get("weights") or {}
         self.weights = {s: float(weights.get(s, 0.0)) for s in SIGNALS}
         self.model_threshold = float(p.get("model_threshold", 0.8))
-        self.learn_every = int(p.get("model_learn_every", 4))
+        self.learn_every = int(p.get("model_learn_every", 16))
+        self._learn_tick = 0
         if population_model is None and self.weights["population_model"] > 0:
             from detector.models.population import LinePopulationModel
 
@@ -173,6 +173,13 @@ class VoipBox(Detector):
                 line.dests += (dest,)
         if call.user_agent or call.src_ip:
             self._device(line, t, call.user_agent, call.src_ip, call.ref)
+        if self.model is not None:
+            # the population model learns from a sample of every line's windows (not only
+            # the suspicious ones it is asked to score)
+            self._learn_tick += 1
+            if self._learn_tick >= self.learn_every:
+                self._learn_tick = 0
+                self.model.learn_one(self._features(line, t, odd_hour, self._baseline(line, t)))
         n = len(calls)
         if n < self.min_calls and t - line.device_time > self.device_memory:
             return NO_ALERTS  # the cheap exit: most lines, most calls
@@ -228,6 +235,11 @@ class VoipBox(Detector):
         line.device_ref = ref
         return True
 
+    def _baseline(self, line: _Line, t: float) -> float:
+        """The line's hourly rate before its current window (the window's calls removed)."""
+        return max(self.baseline_floor,
+                   line.rate.rate(t) - len(line.calls) * self._per_call_rate)
+
     def _features(self, line: _Line, t: float, odd_hour: bool, baseline: float) -> dict:
         calls = line.calls
         n = len(calls)
@@ -252,9 +264,7 @@ class VoipBox(Detector):
         n = len(calls)
         w = self.weights
         fired: list[str] = []
-        # the baseline excludes the window itself: what the line did before
-        total_rate = line.rate.rate(t)
-        baseline = max(self.baseline_floor, total_rate - n * self._per_call_rate)
+        baseline = self._baseline(line, t)
         high_volume = (baseline >= self.high_volume_rate
                        and t - line.first_time >= self.high_volume_history)
         per_hour = n / (self.width / 3600.0)
@@ -280,10 +290,6 @@ class VoipBox(Detector):
         if self.model is not None and n >= self.min_calls:
             x = self._features(line, t, odd_hour, baseline)
             model_score = self.model.score_one(x)
-            line.since_learn += 1
-            if line.since_learn >= self.learn_every:
-                line.since_learn = 0
-                self.model.learn_one(x)
             if model_score >= self.model_threshold:
                 fired.append("population_model")
         score = sum(w[s] for s in fired)
