@@ -82,3 +82,32 @@ def test_without_the_capture_parser_captures_still_get_ladders(tmp_path, monkeyp
     assert "capture.sipcapture" in page
     labels = re.findall(r'<text class="msg"[^>]*>([^<]*)</text>', page)
     assert labels[0] == "INVITE" and labels[-2:] == ["BYE", "200 OK"]
+
+
+def test_alerts_from_a_simulated_capture_get_ladders_of_their_own_calls(tmp_path):
+    """Replaying a simulated SIP capture: alert sections draw one of the subject's calls,
+    message for message as capture.sipcapture reads that Call-ID."""
+    from capture.sipcapture import call_messages as parser_messages
+    from fraudwatch.cli import main
+
+    sim = tmp_path / "sim"
+    assert main(["simulate", "--out", str(sim), "--days", "1", "--subscribers", "1000",
+                 "--seed", "3", "--pcap", "--quiet"]) == 0
+    capture = sim / "calls.pcap"
+    result = build_report([capture], tmp_path / "r.html")
+    assert result.summary.records["call"] > 0 and result.summary.alerts
+    page = result.path.read_text(encoding="utf-8")
+    sections = re.findall(r'<section class="alert-section[^>]*id="([^"]+)"(.*?)</section>',
+                          page, re.S)
+    by_anchor = {f"alert-{a.id}": a for a in result.summary.alerts}
+    with_ladder = [(sid, body) for sid, body in sections if 'class="ladder"' in body]
+    assert with_ladder, "no alert section has a ladder"
+    for sid, body in with_ladder[:2]:
+        alert = by_anchor[sid]
+        call_id = html.unescape(re.search(r"Call-ID ([^<]+)</text>", body).group(1))
+        subject_calls = {c.call_id for c in result.data.views[alert.subject].calls}
+        assert call_id in subject_calls
+        labels = [html.unescape(x) for x in
+                  re.findall(r'<text class="msg"[^>]*>([^<]*)</text>', body)]
+        assert labels == [m[3] for m in parser_messages(capture, call_id)]
+        assert labels[0] == "INVITE"
