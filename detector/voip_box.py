@@ -292,7 +292,7 @@ class VoipBox(Detector):
             model_score = self.model.score_one(x)
             if model_score >= self.model_threshold:
                 fired.append("population_model")
-        score = sum(w[s] for s in fired)
+        score = round(sum(w[s] for s in fired), 6)  # 0.2 + 0.15 + 0.3 must equal 0.65
         if score < self.threshold:
             return NO_ALERTS
         severity = "critical" if score >= self.critical_score else self.rule.priority
