@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -345,8 +344,7 @@ class Page:
                f"<td colspan=3><code>{_e(a.id)}</code></td></tr></tbody></table>")
         self.evidence(a.evidence)
         chart = timeline(a, view)
-        chart.series = [s for s in chart.series]
-        for s in chart.series:
+        for s in chart.series:  # sender numbers name the SMS series
             s.label = m.text(s.label)
         self.w('<div class="plot">', chart.svg(), "</div>")
         self.records(a, view)
@@ -438,5 +436,3 @@ def render(data: ReportData) -> str:
     """The report page for ``data`` as HTML text."""
     return Page(data).render()
 
-
-__all__ = ["render", "Page", "anchor", "datetime", "UTC"]

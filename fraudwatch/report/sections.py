@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from detector.alerts import Alert
-from fraudwatch.report.store import CallRow, RegistrationRow, SmsRow, SubjectView
+from fraudwatch.report.store import SubjectView
 from fraudwatch.report.svg import PALETTE, Timeline, choose_bin
 
 #: how far before / after the alert a timeline reaches at most
@@ -213,5 +213,3 @@ ROW_COLUMNS = {
     "registration": ("time", "line", "contact_ip", "user_agent", "status"),
 }
 NUMBER_COLUMNS = {"caller", "callee", "sender", "recipient", "line"}
-__all__ = ["CallRow", "SmsRow", "RegistrationRow", "timeline", "records_for",
-           "representative_call", "ROW_COLUMNS", "NUMBER_COLUMNS"]
