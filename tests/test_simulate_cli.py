@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 from fraudwatch.cli import main
+from tests.simulate_support import epoch, read_csv
 
 FILES = ("calls.csv", "sms.csv", "registrations.csv", "feedback.csv", "labels.json", "calls.pcap")
 
@@ -34,14 +36,25 @@ def test_same_seed_gives_byte_identical_files(tmp_path, capsys):
 
 
 def test_start_and_scale_options(tmp_path):
+    # a start that is not a local midnight: nothing before it, rhythm on the local clock
     assert main(["simulate", "--out", str(tmp_path), "--days", "1", "--subscribers", "3000",
-                 "--seed", "2", "--start", "2026-12-01T00:00:00+08:00", "-q"]) == 0
+                 "--seed", "2", "--start", "2026-12-01T15:30:00+08:00", "-q"]) == 0
     labels = json.loads((tmp_path / "labels.json").read_text(encoding="utf-8"))
-    assert labels["start"] == "2026-12-01T00:00:00+08:00"
-    assert labels["end"] == "2026-12-02T00:00:00+08:00"
+    assert labels["start"] == "2026-12-01T15:30:00+08:00"
+    assert labels["end"] == "2026-12-02T15:30:00+08:00"
     assert labels["subscribers"] == 3000 and labels["days"] == 1
-    first = (tmp_path / "calls.csv").read_text(encoding="utf-8").splitlines()[1]
-    assert first.startswith("2026-12-01T")
+    start, end = epoch(labels["start"]), epoch(labels["end"])
+    for name in ("calls", "sms", "registrations", "feedback"):
+        _, rows = read_csv(tmp_path / f"{name}.csv")
+        times = [epoch(r.get("start") or r["time"]) for r in rows]
+        assert times and min(times) >= start, name
+        assert max(times) < end + 86400, name
+    _, calls = read_csv(tmp_path / "calls.csv")
+    hours = Counter(int(c["start"][11:13]) for c in calls)
+    assert max(hours, key=hours.get) in range(9, 22)
+    assert min(hours, key=hours.get) in range(1, 6)
+    for s in labels["scenarios"]:
+        assert start <= epoch(s["onset"]) < end
     assert not (tmp_path / "calls.pcap").exists()
 
 

@@ -139,10 +139,11 @@ class Background:
         """One local hour of traffic. Volumes are Poisson per subscriber and hour, so
         slicing the day by hour keeps memory to an hour's traffic at any scale."""
         t0 = day_start + hour * 3600
-        return {"call": self.calls(day, hour, t0, weekday(day_start)),
-                "sms": self.sms(day, hour, t0),
+        clock = int((t0 + TZ_OFFSET) // 3600 % 24)  # rhythm follows the local clock
+        return {"call": self.calls(day, clock, t0, weekday(t0)),
+                "sms": self.sms(day, clock, t0),
                 "registration": self.registrations(t0),
-                "feedback": self.feedback(day, hour, t0)}
+                "feedback": self.feedback(day, clock, t0)}
 
     # -- calls -------------------------------------------------------------------------
     def calls(self, day: int, hour: int, t0: int, wd: int) -> Table:

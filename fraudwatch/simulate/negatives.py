@@ -27,13 +27,18 @@ import numpy as np
 from fraudwatch.simulate import phonebook, texts
 from fraudwatch.simulate.background import COURIER_HOTLINES, LOW_RISK
 from fraudwatch.simulate.events import iso
-from fraudwatch.simulate.rhythm import weekday
+from fraudwatch.simulate.rhythm import TZ_OFFSET, weekday
 from fraudwatch.simulate.scenarios import Context, count_for
 
 
 def _local_days(ctx: Context) -> list[int]:
-    """Local-midnight epochs of the simulated days."""
-    return list(range(ctx.t_start, ctx.t_end, 86400))
+    """Local midnights of every day the period touches (the start may be any time)."""
+    first = (ctx.t_start + TZ_OFFSET) // 86400 * 86400 - TZ_OFFSET
+    return list(range(first, ctx.t_end, 86400))
+
+
+def _inside(ctx: Context, t: int) -> bool:
+    return ctx.t_start <= t < ctx.t_end
 
 
 def call_centre(ctx: Context, i: int, n: int) -> dict:
@@ -50,6 +55,9 @@ def call_centre(ctx: Context, i: int, n: int) -> dict:
         starts = day + rng.integers(9 * 3600, 18 * 3600, k)
         callees = phonebook.mobiles(rng, k)
         for s, c in zip(starts.tolist(), callees.tolist(), strict=True):
+            if not _inside(ctx, s):
+                k -= 1
+                continue
             answered = rng.random() < 0.5
             disp = "ANSWERED" if answered else str(rng.choice(["NO ANSWER", "BUSY", "CANCELLED"]))
             dur = int(max(1, round(40 * rng.lognormal(0, 0.7)))) if answered else 0
@@ -67,7 +75,10 @@ def heavy_shopper(ctx: Context, i: int, n: int) -> dict:
         for _ in range(int(rng.integers(1, 6))):
             caller = couriers[int(rng.integers(0, len(couriers)))]
             answered = rng.random() < 0.9
-            ev.call(day + int(rng.integers(9 * 3600, 20 * 3600)), caller, shopper,
+            t = day + int(rng.integers(9 * 3600, 20 * 3600))
+            if not _inside(ctx, t):
+                continue
+            ev.call(t, caller, shopper,
                     int(rng.integers(10, 61)) if answered else 0,
                     "ANSWERED" if answered else "NO ANSWER", "domestic", "", "mobile")
             total += 1
@@ -83,6 +94,8 @@ def family_caller(ctx: Context, i: int, n: int) -> dict:
     for day in _local_days(ctx):
         for s in sorted(rng.integers(day + 7 * 3600, day + 22 * 3600, per_day).tolist()):
             answered = rng.random() < 0.9
+            if not _inside(ctx, s):
+                continue
             ev.call(s, parent, child, int(max(30, 300 * rng.lognormal(0, 0.8))) if answered else 0,
                     "ANSWERED" if answered else "NO ANSWER", "domestic", "", "mobile")
             total += 1
@@ -102,7 +115,10 @@ def intl_relative(ctx: Context, i: int, n: int) -> dict:
             continue
         caller = callers[int(rng.integers(0, len(callers)))]
         answered = rng.random() < 0.85
-        ev.call(day + int(rng.integers(7 * 3600, 23 * 3600)), caller, home,
+        t = day + int(rng.integers(7 * 3600, 23 * 3600))
+        if not _inside(ctx, t):
+            continue
+        ev.call(t, caller, home,
                 int(max(300, 1500 * rng.lognormal(0, 0.5))) if answered else 0,
                 "ANSWERED" if answered else "NO ANSWER", "international", "", line)
         total += 1
@@ -131,7 +147,8 @@ def otp_retry(ctx: Context, i: int, n: int) -> dict:
 def festival_marketing(ctx: Context, i: int, n: int) -> dict:
     """Many ports greet many customers at once on a festival morning; nobody opted out."""
     rng, ev = ctx.rng, ctx.events
-    days = _local_days(ctx)
+    days = [d for d in _local_days(ctx) if _inside(ctx, d + 9 * 3600)
+            and _inside(ctx, d + 13 * 3600)] or [ctx.t_start - 9 * 3600]
     day = days[int(rng.integers(0, len(days)))]
     start = day + int(rng.integers(9, 12)) * 3600
     ports = [phonebook.sms_port(rng, "1065") for _ in range(int(rng.integers(10, 26)))]

@@ -181,7 +181,8 @@ def courier_harassment(ctx: Context, i: int, n: int) -> dict:
     day0 = (onset_day + 8 * 3600) // 86400 * 86400 - 8 * 3600
     ndays = max(1, int(np.ceil(span / 86400)))
     times = sorted(_daytime(rng, day0 + 86400 * int(d)) for d in rng.integers(0, ndays, total))
-    times = [t for t in times if t < ctx.t_end - 120] or [min(onset_day, ctx.t_end - 600)]
+    times = [t for t in times if ctx.t_start <= t < ctx.t_end - 120] or [
+        min(onset_day, ctx.t_end - 600)]
     feedback_after = int(rng.integers(6, 13))
     call_times, last, feedback_t = [], 0, None
     for k, t in enumerate(times):
