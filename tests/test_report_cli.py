@@ -62,7 +62,13 @@ def test_masked_report_never_shows_a_number_in_clear(tmp_path):
         assert number not in page, number
     assert "021****4567" in page and "138****5678" in page
     clear = build_report(paths, tmp_path / "c.html", engine=stand_in_engine())
-    assert LINE in clear.path.read_text(encoding="utf-8")
+    clear_page = clear.path.read_text(encoding="utf-8")
+    assert LINE in clear_page
+    # the calls the voip_box evidence cites are highlighted in its records table
+    voip = next(a for a in clear.summary.alerts if a.kind == "voip_box")
+    section = re.search(rf'id="alert-{voip.id}".*?</section>', clear_page, re.S).group(0)
+    cited = re.findall(r'<tr class="cited">.*?<code>([^<]+)</code>', section)
+    assert cited and set(cited) <= set(voip.evidence["call_ids"])
 
 
 def test_report_command_user_errors_are_one_line(tmp_path, capsys):

@@ -22,6 +22,7 @@ from fraudwatch.report.masking import Masker
 from fraudwatch.report.sections import (
     NUMBER_COLUMNS,
     ROW_COLUMNS,
+    cited_strings,
     records_for,
     representative_call,
     timeline,
@@ -57,7 +58,7 @@ table.sortable th{cursor:pointer;user-select:none} table.sortable th:after{conte
 .alert-section.sev-critical{border-left-color:#c62828}
 .alert-section.sev-warning{border-left-color:#ef6c00}
 .alert-section h3{margin:4px 0 6px;font-size:16px} .reason{font-size:15px;margin:6px 0}
-td.t{white-space:nowrap} .muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
+td.t{white-space:nowrap} tr.cited td{background:#fff3e0} .muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
 svg text{font-family:system-ui,sans-serif}
 svg .title{font-size:12px;font-weight:600;fill:#37474f} svg .legend{font-size:11px;fill:#37474f}
 svg .tick{font-size:10px;fill:#607d8b} svg .axis{stroke:#607d8b;stroke-width:1}
@@ -387,13 +388,16 @@ class Page:
 
     def records(self, a: Alert, view) -> None:
         rk, rows, total = records_for(a, view, ROWS_PER_ALERT)
+        cited = cited_strings(a.evidence) if rk == "call" else set()
         feedback = view.feedback
         if not rows and not feedback:
             self.w('<p class="muted">No records about this subject were read.</p>')
             return
         cols = ROW_COLUMNS[rk]
         if rows:
-            self.w(f"<h4>{rk} records behind it: {len(rows)} shown of {total:,}</h4>"
+            note = (' <span class="muted">(highlighted: cited in the evidence)</span>'
+                    if cited and any(getattr(r, "call_id", None) in cited for r in rows) else "")
+            self.w(f"<h4>{rk} records behind it: {len(rows)} shown of {total:,}{note}</h4>"
                    '<table class="records paged" data-page-size="10"><thead><tr>'
                    + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>")
             m = self.mask
@@ -401,9 +405,10 @@ class Page:
             for r in rows:
                 # the same rows stand behind many alerts (re-raised alerts, shared callers)
                 key = (id(r), rk)
+                open_tag = '<tr class="cited">' if getattr(r, "call_id", None) in cited else "<tr>"
                 cached = cache.get(key)
                 if cached is not None:
-                    self.w(cached)
+                    self.w(open_tag, cached)
                     continue
                 cells = []
                 for c in cols:
@@ -420,8 +425,8 @@ class Page:
                         cells.append(f"<td><code>{_e(m.text(v))}</code></td>")
                     else:
                         cells.append(f"<td>{_e(v if v is not None else '')}</td>")
-                cache[key] = row = "<tr>" + "".join(cells) + "</tr>"
-                self.w(row)
+                cache[key] = row = "".join(cells) + "</tr>"
+                self.w(open_tag, row)
             self.w("</tbody></table>")
         if feedback:
             self.w("<h4>Feedback</h4><table><thead><tr><th>time</th><th>number</th><th>kind</th>"
