@@ -87,6 +87,14 @@ def test_voip_box_line_becomes_a_gateway(sim_week):
             assert any(c["callee"].startswith("00") for c in box)
         own = [c for c in calls_from[s["subject"]] if c not in box]
         assert all(c["user_agent"] != p["box_user_agent"] for c in own)
+        # while the box holds the line, the household places no calls on it
+        sessions, times = [], sorted(c["t"] for c in box)
+        for t in times:  # box calls less than 3 h apart belong to one session
+            if sessions and t - sessions[-1][1] < 3 * 3600:
+                sessions[-1][1] = t
+            else:
+                sessions.append([t, t])
+        assert not [c for c in own if any(a <= c["t"] <= b for a, b in sessions)]
         assert in_window(box, s) == box
         # during its activity the household's own callers find the line BUSY
         inbound = in_window(calls_to[s["subject"]], s)

@@ -72,7 +72,8 @@ class Events:
         return out
 
     def apply_to_background(self, tables: dict[str, Table]) -> dict[str, Table]:
-        """Occupied lines answer BUSY; replaced gateways stop registering."""
+        """Occupied lines answer BUSY and place no calls of their own; replaced gateways
+        stop registering."""
         calls = tables["call"]
         if self.busy_windows and len(calls):
             c = calls.col
@@ -86,6 +87,13 @@ class Events:
                     c["end"][i] = t + 2
                     c["duration"][i] = 0
                     c["disposition"][i] = "BUSY"
+            # and the household cannot place calls of its own on it
+            placed = [i for i in _members(c["caller"], windows).tolist()
+                      if any(t0 <= c["start"][i] < t1 for t0, t1 in windows[c["caller"][i]])]
+            if placed:
+                keep = np.ones(len(calls), dtype=bool)
+                keep[placed] = False
+                tables = {**tables, "call": calls.take(np.flatnonzero(keep))}
         regs = tables["registration"]
         if self.registration_gaps and len(regs):
             gaps: dict[str, list[tuple[int, int]]] = {}
