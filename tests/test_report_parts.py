@@ -28,7 +28,7 @@ def _store() -> RecordStore:
     s.add(Call(start=T0 + 9, caller="13900000000", callee="13911111111", call_id="other"))
     for i in range(12):
         s.add(Sms(time=T0 + 30 * i, sender=f"10690{i % 4}", recipient="13812345678",
-                  text=f"code {i}"))
+                  text=f"code {i}", origin=f"/data/sms.csv:{i + 2}"))
     s.add(Registration(time=T0, line="02161234567", contact_ip="10.1.1.1", status=200))
     s.add(Registration(time=T0 + 1, line="999", contact_ip="203.0.113.9", status=401))
     s.add(Feedback(time=T0 + 100, number="13812345678", kind="complaint", about="106900"))
@@ -133,6 +133,24 @@ def test_records_behind_an_alert_put_cited_calls_first():
     assert rows[2].call_id == "c10"  # then the latest before the alert
     assert representative_call(alert, view, {"c3", "c7"}) == "c3"
     assert representative_call(alert, view, set()) is None
+
+
+def test_records_cited_by_origin_come_first_and_empty_refs_cite_nothing():
+    s = _store()
+    view = s.select(["13812345678"])["13812345678"]
+    assert view.sms[0].ref == "/data/sms.csv:2"
+    alert = Alert("sms_bombing", "13812345678", None, T0 + 200, "warning", 0.9, "r",
+                  {"first_ref": "/data/sms.csv:3", "last_ref": "", "device_ref": "x.pcap#9"})
+    kind, rows, total = records_for(alert, view, limit=3)
+    assert kind == "sms" and total == 12
+    assert rows[0].ref == "/data/sms.csv:3"
+    assert rows[1].time == T0 + 180  # then the latest up to the alert
+    # a record without an origin is not "cited" by an empty ref
+    call_view = s.select(["13900000000"])["13900000000"]
+    alert = Alert("harassment", "13900000000", None, T0 + 20, "warning", 0.5, "r",
+                  {"first_ref": ""})
+    _, rows, _ = records_for(alert, call_view)
+    assert [r.call_id for r in rows] == ["other", "in1"]
 
 
 def test_ladder_keeps_message_order_and_endpoint_columns():

@@ -23,6 +23,7 @@ from fraudwatch.report.sections import (
     NUMBER_COLUMNS,
     ROW_COLUMNS,
     cited_strings,
+    is_cited,
     records_for,
     representative_call,
     timeline,
@@ -388,7 +389,7 @@ class Page:
 
     def records(self, a: Alert, view) -> None:
         rk, rows, total = records_for(a, view, ROWS_PER_ALERT)
-        cited = cited_strings(a.evidence) if rk == "call" else set()
+        cited = cited_strings(a.evidence)
         feedback = view.feedback
         if not rows and not feedback:
             self.w('<p class="muted">No records about this subject were read.</p>')
@@ -396,7 +397,7 @@ class Page:
         cols = ROW_COLUMNS[rk]
         if rows:
             note = (' <span class="muted">(highlighted: cited in the evidence)</span>'
-                    if cited and any(getattr(r, "call_id", None) in cited for r in rows) else "")
+                    if cited and any(is_cited(r, cited) for r in rows) else "")
             self.w(f"<h4>{rk} records behind it: {len(rows)} shown of {total:,}{note}</h4>"
                    '<table class="records paged" data-page-size="10"><thead><tr>'
                    + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>")
@@ -405,7 +406,7 @@ class Page:
             for r in rows:
                 # the same rows stand behind many alerts (re-raised alerts, shared callers)
                 key = (id(r), rk)
-                open_tag = '<tr class="cited">' if getattr(r, "call_id", None) in cited else "<tr>"
+                open_tag = '<tr class="cited">' if is_cited(r, cited) else "<tr>"
                 cached = cache.get(key)
                 if cached is not None:
                     self.w(open_tag, cached)

@@ -38,7 +38,8 @@ def cited_strings(evidence: Any) -> set[str]:
     while stack:
         v = stack.pop()
         if isinstance(v, str):
-            out.add(v)
+            if v:
+                out.add(v)
         elif isinstance(v, dict):
             stack.extend(v.values())
         elif isinstance(v, list | tuple | set):
@@ -177,13 +178,17 @@ def records_for(alert: Alert, view: SubjectView, limit: int = 200) -> tuple[str,
     total = len(rows)
     # rows are in time order: the ones around the alert are found by bisection, so a
     # subject with a million records costs no more than one with fifty
-    first = [r for r in rows if getattr(r, "call_id", None) in cited] if cited and \
-        rk == "call" else []
+    first = [r for r in rows if is_cited(r, cited)] if cited else []
     taken = {id(r) for r in first}
     i = bisect_right(rows, alert.time, key=_time)
     before = [r for r in reversed(rows[max(0, i - limit):i]) if id(r) not in taken]
     after = [r for r in rows[i:i + limit] if id(r) not in taken]
     return rk, (first + before + after)[:limit], total
+
+
+def is_cited(row, cited: set[str]) -> bool:
+    """Whether the evidence names this row (by call id or by origin)."""
+    return (row.ref in cited and bool(row.ref)) or getattr(row, "call_id", None) in cited
 
 
 def _time(row) -> float:

@@ -9,12 +9,13 @@ replay the rows about the alerts' subjects can be picked out with numpy in one g
 >>> store = RecordStore()
 >>> store.add(Call(start=10.0, caller="13812345678", callee="02161234567", duration=30,
 ...                call_id="c1"))
->>> store.add(Sms(time=20.0, sender="1069001", recipient="13812345678", text="code 1234"))
+>>> store.add(Sms(time=20.0, sender="1069001", recipient="13812345678", text="code 1234",
+...               origin="sms.csv:2"))
 >>> view = store.select(["13812345678"])["13812345678"]
 >>> [(c.time, c.caller, c.call_id) for c in view.calls]
 [(10.0, '13812345678', 'c1')]
->>> [(s.sender, s.text) for s in view.sms]
-[('1069001', 'code 1234')]
+>>> [(s.sender, s.text, s.ref) for s in view.sms]
+[('1069001', 'code 1234', 'sms.csv:2')]
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class CallRow:
     call_id: str
     user_agent: str
     src_ip: str
+    #: the record's origin (``file:line``, ``capture#frame``), as evidence cites it
+    ref: str = ""
 
 
 @dataclass(slots=True)
@@ -75,6 +78,8 @@ class SmsRow:
     recipient: str
     text: str | None
     direction: str
+    #: the record's origin (``file:line``, ``capture#frame``), as evidence cites it
+    ref: str = ""
 
 
 @dataclass(slots=True)
@@ -84,6 +89,8 @@ class RegistrationRow:
     contact_ip: str
     user_agent: str
     status: int | None
+    #: the record's origin (``file:line``, ``capture#frame``), as evidence cites it
+    ref: str = ""
 
 
 @dataclass(slots=True)
@@ -124,18 +131,22 @@ class RecordStore:
         self.c_ua = array("l")
         self.c_ip = array("l")
         self.c_call_id: list[str] = []
+        self.c_of, self.c_ol = array("l"), array("l")  # origin: file label id, line
         # sms
         self.s_time = array("d")
         self.s_sender = array("l")
         self.s_recipient = array("l")
         self.s_mo = array("b")
         self.s_text: list[str | None] = []
+        self.s_of, self.s_ol = array("l"), array("l")
         # registrations
         self.r_time = array("d")
         self.r_line = array("l")
         self.r_ip = array("l")
         self.r_ua = array("l")
         self.r_status = array("l")
+        self.r_of, self.r_ol = array("l"), array("l")
+        self._last_prefix: dict[int, tuple[str, int]] = {}
         # feedback is rare: kept as rows
         self.feedback: list[FeedbackRow] = []
         self.other = 0
@@ -155,12 +166,14 @@ class RecordStore:
             self.c_ua.append(lab(record.user_agent))
             self.c_ip.append(lab(record.src_ip))
             self.c_call_id.append(record.call_id)
+            self._origin(record.origin, self.c_of, self.c_ol)
         elif cls is Sms:
             self.s_time.append(record.time)
             self.s_sender.append(num(record.sender))
             self.s_recipient.append(num(record.recipient))
             self.s_mo.append(record.direction == "mo")
             self.s_text.append(record.text)
+            self._origin(record.origin, self.s_of, self.s_ol)
         elif cls is Registration:
             lab = self.labels.id
             self.r_time.append(record.time)
@@ -168,6 +181,7 @@ class RecordStore:
             self.r_ip.append(lab(record.contact_ip))
             self.r_ua.append(lab(record.user_agent))
             self.r_status.append(record.status if record.status is not None else -1)
+            self._origin(record.origin, self.r_of, self.r_ol)
         elif cls is Feedback:
             self.feedback.append(FeedbackRow(record.time, record.number, record.kind,
                                              record.about))
@@ -175,6 +189,32 @@ class RecordStore:
             self.other += 1
 
     __call__ = add
+
+    def _origin(self, origin: str, files: array, lines: array) -> None:
+        # ``path:line`` / ``capture#frame`` kept as (interned prefix, number): a string
+        # per record would cost more than all the other columns together. Records of a
+        # kind mostly come from one file: its prefix is checked first, without hashing.
+        last = self._last_prefix.get(id(files))
+        if last is not None and origin.startswith(last[0]):
+            tail = origin[len(last[0]):]
+            if tail.isdigit():
+                files.append(last[1])
+                lines.append(int(tail))
+                return
+        k = max(origin.rfind(":"), origin.rfind("#")) + 1
+        if k and origin[k:].isdigit():
+            prefix = origin[:k]
+            pid = self.labels.id(prefix)
+            self._last_prefix[id(files)] = (prefix, pid)
+            files.append(pid)
+            lines.append(int(origin[k:]))
+        else:
+            files.append(-1)
+            lines.append(0)
+
+    def _ref(self, files: array, lines: array, r: int) -> str:
+        f = files[r]
+        return "" if f < 0 else f"{self.labels.names[f]}{lines[r]}"
 
     def __len__(self) -> int:
         return len(self.c_time) + len(self.s_time) + len(self.r_time) + len(self.feedback)
@@ -218,7 +258,8 @@ class RecordStore:
             row = CallRow(self.c_time[r], names[self.c_caller[r]], names[self.c_callee[r]],
                           self.c_duration[r], DISPOSITIONS[self.c_disposition[r]],
                           INGRESSES[self.c_ingress[r]], self.c_call_id[r],
-                          labels[self.c_ua[r]], labels[self.c_ip[r]])
+                          labels[self.c_ua[r]], labels[self.c_ip[r]],
+                          self._ref(self.c_of, self.c_ol, r))
             hit = set()
             for key, table in ((self.c_caller[r], num_ids), (self.c_callee[r], num_ids),
                                (self.c_ip[r], lab_ids)):
@@ -238,7 +279,8 @@ class RecordStore:
         names = self.numbers.names
         for r in rows.tolist():
             row = SmsRow(self.s_time[r], names[self.s_sender[r]], names[self.s_recipient[r]],
-                         self.s_text[r], "mo" if self.s_mo[r] else "mt")
+                         self.s_text[r], "mo" if self.s_mo[r] else "mt",
+                         self._ref(self.s_of, self.s_ol, r))
             for s in {num_ids.get(self.s_sender[r]), num_ids.get(self.s_recipient[r])} - {None}:
                 views[s].sms.append(row)
 
@@ -255,6 +297,7 @@ class RecordStore:
         for r in rows.tolist():
             st = self.r_status[r]
             row = RegistrationRow(self.r_time[r], names[self.r_line[r]], labels[self.r_ip[r]],
-                                  labels[self.r_ua[r]], None if st < 0 else st)
+                                  labels[self.r_ua[r]], None if st < 0 else st,
+                                  self._ref(self.r_of, self.r_ol, r))
             for s in {num_ids.get(self.r_line[r]), lab_ids.get(self.r_ip[r])} - {None}:
                 views[s].registrations.append(row)
