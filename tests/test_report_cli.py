@@ -76,6 +76,10 @@ def test_report_command_user_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err and "Traceback" not in err
     assert not (tmp_path / "x.html").exists()
+    paths = write_inputs(tmp_path)
+    assert main(["report", str(paths[0]), "--out", str(tmp_path)]) == 2  # a directory
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err
 
 
 def test_replay_writes_a_report_too(tmp_path):

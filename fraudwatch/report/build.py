@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time as wallclock
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 
 from detector.alerts import Alert
 from detector.engine import Engine
+from fraudwatch.errors import UserError
 from fraudwatch.replay import ReplaySummary, replay
 from fraudwatch.report.store import RecordStore, SubjectView
 
@@ -153,14 +155,14 @@ def build_report(paths: Iterable[str | Path], out: str | Path, *, mask: bool = F
     from fraudwatch.report.page import render
 
     out = Path(out)
+    _check_writable(out)
     if options.get("quarantine_path") is None and options.get("alerts_path") is None:
         options["quarantine_path"] = out.with_suffix(".quarantine.jsonl")
     data = collect(paths, mask=mask, **options)
     t0 = wallclock.perf_counter()
     html = render(data)
     t1 = wallclock.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    _write(out, html)
     data.timings["render"] = t1 - t0
     data.timings["write"] = wallclock.perf_counter() - t1
     return ReportResult(out, data.summary, data, data.timings)
@@ -178,6 +180,23 @@ def render_summary(summary: ReplaySummary, store: RecordStore, out: str | Path,
                       quarantine_samples=_quarantine_samples(summary.quarantine_path),
                       numbering_plan=_plan_name(rules_dir), mask=mask)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data), encoding="utf-8")
+    _check_writable(out)
+    _write(out, render(data))
     return out
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before a long replay, not after it, when the report cannot be written."""
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise UserError(f"{out}: cannot write here")
+
+
+def _write(out: Path, html: str) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{out}: cannot write the report: {e.strerror or e}") from None
