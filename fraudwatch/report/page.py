@@ -59,7 +59,7 @@ table.sortable th{cursor:pointer;user-select:none} table.sortable th:after{conte
 .alert-section.sev-critical{border-left-color:#c62828}
 .alert-section.sev-warning{border-left-color:#ef6c00}
 .alert-section h3{margin:4px 0 6px;font-size:16px} .reason{font-size:15px;margin:6px 0}
-td.t{white-space:nowrap} tr.cited td{background:#fff3e0} .muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
+td.t,#alerts-table td:first-child{white-space:nowrap} tr.cited td{background:#fff3e0} .muted{color:#607d8b;font-size:12px} .note{background:#fff8e1;border:1px solid #ffe082;padding:4px 8px} td.text{max-width:380px;overflow-wrap:anywhere}
 svg text{font-family:system-ui,sans-serif}
 svg .title{font-size:12px;font-weight:600;fill:#37474f} svg .legend{font-size:11px;fill:#37474f}
 svg .tick{font-size:10px;fill:#607d8b} svg .axis{stroke:#607d8b;stroke-width:1}
