@@ -4,7 +4,8 @@ The party is the calling number, or the organisation that owns it (list
 ``organisations``: a courier's hotlines count as one party). A call is a *nuisance* call
 when it is not answered (busy, no answer, cancelled, failed) or answered for less than
 ``short_call``. The rule fires when a party placed at least ``min_nuisance_calls``
-nuisance calls to the victim within ``window`` and they are most of its calls
+nuisance calls to the victim within ``window``, at least ``min_nuisance_per_day`` a day
+over their span, and they are most of its calls
 (``min_nuisance_share``), and the victim has not talked with the party for
 ``conversation_call`` or longer within the window: relatives and friends who call often
 and talk, and shoppers called by many different couriers who answer, stay below. A party that goes on calling after
@@ -22,7 +23,7 @@ nuisance call, so long friendly calls cost nothing.
 ...     out += d.on_call(Call(start=3600.0 * i, caller="95353", callee="13800000001",
 ...                           disposition="BUSY"))
 >>> [(a.counterparty, a.severity, a.evidence["nuisance_calls"]) for a in out]
-[('express-courier', 'warning', 5), ('express-courier', 'warning', 6), ('express-courier', 'warning', 7)]
+[('express-courier', 'warning', 7)]
 >>> _ = d.on_feedback(Feedback(time=30000.0, number="13800000001", kind="not_me",
 ...                            about="express-courier"))
 >>> [a.severity for a in d.on_call(Call(start=40000.0, caller="952306", callee="13800000001"))]
@@ -80,7 +81,7 @@ class Organisations:
 class _Victim:
     """One subscriber's nuisance callers and the parties they complained about."""
 
-    __slots__ = ("parties", "complaints", "last_time", "talks")
+    __slots__ = ("parties", "complaints", "last_time")
 
     def __init__(self) -> None:
         #: party (number or organisation) -> window of its calls (value: the calling number)
@@ -88,8 +89,6 @@ class _Victim:
         #: complained-about party, number or prefix -> time of the latest complaint
         self.complaints: dict[str, float] = {}
         self.last_time = 0.0
-        #: party -> time of its latest real conversation (created on the first one)
-        self.talks: dict[str, float] | None = None
 
 
 class Harassment(Detector):
@@ -102,9 +101,10 @@ class Harassment(Detector):
         p = self.rule.params
         self.window = parse_duration(p.get("window", "7d"))
         self.short_call = float(parse_duration(p.get("short_call", "10s")))
-        self.min_calls = int(p.get("min_nuisance_calls", 5))
+        self.min_calls = int(p.get("min_nuisance_calls", 7))
         self.min_share = float(p.get("min_nuisance_share", 0.6))
         self.conversation = float(parse_duration(p.get("conversation_call", "60s")))
+        self.min_per_day = float(p.get("min_nuisance_per_day", 1.5))
         self.escalate_calls = int(p.get("escalate_min_calls", 3))
         self.complaint_memory = parse_duration(p.get("complaint_memory", "30d"))
         self.full_score_calls = int(p.get("full_score_calls", 20))
@@ -114,6 +114,8 @@ class Harassment(Detector):
         self.exempt_victims = frozenset(p.get("exempt_victim_categories", ["service", "sms_port"]))
         self.plan = rules.numbering_plan()
         self.victims: dict[str, _Victim] = {}
+        #: "victim|party" -> time of their latest conversation (answered, conversation_call+)
+        self.talks: dict[str, float] = {}
         self.sweep_every = self.window / 7
         self._next_sweep = float("-inf")
         self._window_text = str(p.get("window", "7d"))
@@ -123,11 +125,15 @@ class Harassment(Detector):
         callee = call.callee
         victim = self.victims.get(callee)
         nuisance = call.disposition != "ANSWERED" or call.duration < self.short_call
+        caller = call.caller
+        if not nuisance and call.duration >= self.conversation:
+            # they talk: remembered even before any nuisance call (one small entry per pair)
+            owner = self.orgs.owner(caller)
+            self.talks[f"{callee}|{owner or caller}"] = call.start
         if victim is None:
             if not nuisance:
-                return NO_ALERTS  # a friendly call from a party we do not track costs nothing
+                return NO_ALERTS  # a friendly call from a party we do not track costs little
             victim = self.victims[callee] = _Victim()
-        caller = call.caller
         owner = self.orgs.owner(caller)
         party = owner or caller
         t = call.start
@@ -139,10 +145,6 @@ class Harassment(Detector):
             calls = victim.parties[party] = SlidingWindow(self.window)
         calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
-            if call.duration >= self.conversation:
-                if victim.talks is None:
-                    victim.talks = {}
-                victim.talks[party] = t
             return NO_ALERTS
         nuisance_calls = calls.flagged
         if nuisance_calls < self.escalate_calls:
@@ -150,8 +152,9 @@ class Harassment(Detector):
         complained = self._complained(victim, party, caller, t) if victim.complaints else None
         if complained is not None:
             severity = self.escalate_to
-        elif nuisance_calls >= self.min_calls and nuisance_calls >= self.min_share * len(calls):
-            talked = victim.talks.get(party) if victim.talks else None
+        elif (nuisance_calls >= self.min_calls and nuisance_calls >= self.min_share * len(calls)
+              and nuisance_calls >= self.min_per_day * max(1.0, calls.span() / 86400.0)):
+            talked = self.talks.get(f"{callee}|{party}")
             if talked is not None and t - talked <= self.window:
                 return NO_ALERTS  # they talk: a friend or relative, until the victim complains
             severity = self.rule.priority
@@ -256,6 +259,8 @@ class Harassment(Detector):
                     dead.append(number)
         for number in dead:
             del self.victims[number]
+        for pair in [k for k, when in self.talks.items() if when < horizon]:
+            del self.talks[pair]
 
     def tracked(self) -> int:
         return len(self.victims)

@@ -140,6 +140,12 @@ def test_a_hotline_called_often_is_not_a_victim():
     assert run(d, records) == []
 
 
+def test_hard_negative_contact_missed_now_and_then_over_a_week():
+    d = Harassment(RuleSet.load())
+    # eight missed calls from one number, but spread over seven days
+    assert run(d, campaign(lambda i: "13911112222", 8, every=DAY - 600)) == []
+
+
 def test_calls_older_than_the_window_do_not_count():
     d = Harassment(RuleSet.load())
     slow = campaign(lambda i: "13911112222", 10, every=2 * DAY)  # one call every two days
@@ -157,9 +163,10 @@ def _rules_copy(tmp_path: Path, **params) -> RuleSet:
 
 
 def test_threshold_in_a_copied_rules_dir_changes_behaviour(tmp_path):
-    records = campaign(lambda i: "13911112222", 6)
+    records = campaign(lambda i: "13911112222", 7)
     assert run(Harassment(RuleSet.load()), records)
-    assert run(Harassment(_rules_copy(tmp_path, min_nuisance_calls=7)), records) == []
+    assert run(Harassment(_rules_copy(tmp_path, min_nuisance_calls=8)), records) == []
+    assert run(Harassment(_rules_copy(tmp_path / "b", min_nuisance_per_day=8)), records) == []
 
 
 def test_organisation_list_in_a_copied_rules_dir(tmp_path):
@@ -168,7 +175,7 @@ def test_organisation_list_in_a_copied_rules_dir(tmp_path):
     (root / "lists" / "organisations.yaml").write_text(
         "organisations:\n  pushy-lender: ['400*']\n", encoding="utf-8")
     d = Harassment(RuleSet.load(root))
-    alerts = run(d, campaign(lambda i: f"400123450{i % 3}", 6))
+    alerts = run(d, campaign(lambda i: f"400123450{i % 3}", 7))
     assert alerts and alerts[0].counterparty == "pushy-lender"
 
 

@@ -76,7 +76,7 @@ def test_attached_to_the_engine_it_learns_from_feedback_records():
     r = FeedbackReranker(min_labels=1).attach(eng)
     victim, t = "13800000001", 1_793_548_800.0
     calls = [Call(start=t + 600 * i, caller="13911112222", callee=victim, ingress="domestic")
-             for i in range(6)]
+             for i in range(8)]
     alerts = eng.push_many(calls) + eng.flush()
     assert alerts and alerts[0].id in r.pending
     eng.push(Feedback(time=t + 7200, number="analyst", kind="confirmed", alert_id=alerts[0].id))
