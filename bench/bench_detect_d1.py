@@ -46,7 +46,8 @@ def throughput(cls, records: list, rules: RuleSet) -> tuple[float, int, int]:
     return len(records) / elapsed, alerts, det.tracked()
 
 
-def memory_per_10k(kind: str, rules: RuleSet, n: int = 10_000) -> tuple[float, float]:
+def memory_per_10k(kind: str, rules: RuleSet, n: int = 10_000,
+                   calls: int = 2) -> tuple[float, float]:
     """Bytes per 10,000 tracked numbers, each with a typical small history: all of it, and
     without the numbering plan's classification cache (shared, bounded, not per number)."""
     det = VoipBox(rules) if kind == "voip_box" else Harassment(rules)
@@ -67,8 +68,8 @@ def memory_per_10k(kind: str, rules: RuleSet, n: int = 10_000) -> tuple[float, f
                                  caller_line="residential", user_agent="ZTE ZXHN F660",
                                  src_ip=f"58.32.{i % 250}.{i % 200 + 1}", call_id=f"c{i}-{k}"))
         else:
-            # a subscriber who missed two calls from the same unknown number
-            for k in range(2):
+            # a subscriber who missed ``calls`` calls from the same unknown number
+            for k in range(calls):
                 det.on_call(Call(start=t + i * 0.01 + 600 * k, caller=f"139{i:08d}",
                                  callee=number, disposition="NO ANSWER", ingress="domestic",
                                  call_id=f"c{i}-{k}"))
@@ -101,9 +102,12 @@ def main() -> None:
         lines.append(f"- {cls.kind}: {rate:,.0f} records/s over {len(records):,} call, "
                      f"registration and feedback records ({alerts} alerts before de-duplication, "
                      f"{tracked:,} numbers tracked at the end)")
-    for kind in ("voip_box", "harassment"):
-        total, state = (b / 1e6 for b in memory_per_10k(kind, rules))
-        lines.append(f"- {kind}: {state:.1f} MB per 10,000 tracked numbers of per-number state "
+    for kind, calls in (("voip_box", 3), ("harassment", 1), ("harassment", 2)):
+        total, state = (b / 1e6 for b in memory_per_10k(kind, rules, calls=calls))
+        what = (f"{calls} missed call(s) from one number each" if kind == "harassment"
+                else "a registration and 3 calls each")
+        lines.append(f"- {kind} ({what}): {state:.1f} MB per 10,000 tracked numbers of "
+                     f"per-number state "
                      f"(tracemalloc, {state * 100:.0f} bytes each); {total:.1f} MB with the "
                      f"numbering plan's classification cache of their counterparts")
     head = (f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — CPython {platform.python_version()}, "

@@ -84,8 +84,9 @@ class _Victim:
     __slots__ = ("parties", "complaints", "last_time")
 
     def __init__(self) -> None:
-        #: party (number or organisation) -> window of its calls (value: the calling number)
-        self.parties: dict[str, SlidingWindow] = {}
+        #: party (number or organisation) -> window of its calls (value: the calling number),
+        #: or (time, number, ref) while it has placed a single nuisance call
+        self.parties: dict[str, SlidingWindow | tuple] = {}
         #: complained-about party, number or prefix -> time of the latest complaint
         self.complaints: dict[str, float] = {}
         self.last_time = 0.0
@@ -140,9 +141,14 @@ class Harassment(Detector):
         victim.last_time = t
         calls = victim.parties.get(party)
         if calls is None:
-            if not nuisance:
-                return NO_ALERTS
+            if nuisance:
+                # most parties call once: a tuple until the second call needs a window
+                victim.parties[party] = (t, caller, call.ref)
+            return NO_ALERTS
+        if type(calls) is tuple:
+            first = calls
             calls = victim.parties[party] = SlidingWindow(self.window)
+            calls.add(first[0], first[1], 1, first[2])
         calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
             return NO_ALERTS
@@ -177,6 +183,8 @@ class Harassment(Detector):
         # The subscriber's own word confirms what the calls suggest: a complaint about a
         # party that already placed several nuisance calls is raised at once.
         for party, calls in victim.parties.items():
+            if type(calls) is tuple:
+                continue  # a single call is never enough
             if party != named and not (party.startswith(named) or
                                        any(v.startswith(named) for v in calls.values)):
                 continue
@@ -250,7 +258,8 @@ class Harassment(Detector):
                     continue
                 victim.parties.clear()
             elif len(victim.parties) > 1:
-                for p in [p for p, w in victim.parties.items() if w.events[-1][0] < horizon]:
+                for p in [p for p, w in victim.parties.items()
+                          if (w[0] if type(w) is tuple else w.events[-1][0]) < horizon]:
                     del victim.parties[p]
             if victim.complaints:
                 for about in [a for a, w in victim.complaints.items() if w < complaint_horizon]:
