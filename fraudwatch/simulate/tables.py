@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from capture.fields import COLUMNS as CONTRACT_COLUMNS
+
+# In-memory layout: the contract's columns, but calls keep their end time (files are
+# ordered by it) and get their Call-ID only when written.
 COLUMNS: dict[str, tuple[str, ...]] = {
+    **CONTRACT_COLUMNS,
     "call": ("start", "end", "caller", "callee", "duration", "disposition", "ingress",
              "caller_line", "callee_line", "user_agent", "src_ip"),
-    "sms": ("time", "sender", "recipient", "text", "direction"),
-    "registration": ("time", "line", "contact_ip", "user_agent", "status", "expires"),
-    "feedback": ("time", "number", "kind", "about", "alert_id"),
 }
 INT_COLUMNS = {"start", "end", "time", "duration", "status", "expires"}
 #: value of an integer column that is written empty (a failed REGISTER has no expiry)

@@ -18,17 +18,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from capture.fields import COLUMNS as CONTRACT_COLUMNS
 from fraudwatch.simulate.rhythm import TZ_OFFSET
 from fraudwatch.simulate.tables import EMPTY, INT_COLUMNS, ORDER_BY, Table
 
 # Written columns per record kind: exactly the contract's canonical names and order.
-HEADERS: dict[str, tuple[str, ...]] = {
-    "call": ("start", "caller", "callee", "duration", "disposition", "ingress", "caller_line",
-             "callee_line", "call_id", "user_agent", "src_ip"),
-    "sms": ("time", "sender", "recipient", "text", "direction"),
-    "registration": ("time", "line", "contact_ip", "user_agent", "status", "expires"),
-    "feedback": ("time", "number", "kind", "about", "alert_id"),
-}
+HEADERS = CONTRACT_COLUMNS
 FILES = {"call": "calls.csv", "sms": "sms.csv", "registration": "registrations.csv",
          "feedback": "feedback.csv"}
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+08:00"
