@@ -47,7 +47,7 @@ def throughput(cls, records: list, rules: RuleSet) -> tuple[float, int, int]:
 
 
 def memory_per_10k(kind: str, rules: RuleSet, n: int = 10_000,
-                   calls: int = 2) -> tuple[float, float]:
+                   calls: int = 2) -> tuple[float, float, float]:
     """Bytes per 10,000 tracked numbers, each with a typical small history: all of it, and
     without the numbering plan's classification cache (shared, bounded, not per number)."""
     det = VoipBox(rules) if kind == "voip_box" else Harassment(rules)
@@ -77,9 +77,13 @@ def memory_per_10k(kind: str, rules: RuleSet, n: int = 10_000,
     det.plan.classify.cache_clear()
     gc.collect()
     state = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
     assert det.tracked() == n, det.tracked()
-    return used * 10_000 / n, state * 10_000 / n
+    det.expire(t + 86400.0)  # a day later: windows idle, histories kept
+    gc.collect()
+    idle = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert det.tracked() == n or kind == "harassment", det.tracked()
+    return used * 10_000 / n, state * 10_000 / n, idle * 10_000 / n
 
 
 def main() -> None:
@@ -103,13 +107,15 @@ def main() -> None:
                      f"registration and feedback records ({alerts} alerts before de-duplication, "
                      f"{tracked:,} numbers tracked at the end)")
     for kind, calls in (("voip_box", 3), ("harassment", 1), ("harassment", 2)):
-        total, state = (b / 1e6 for b in memory_per_10k(kind, rules, calls=calls))
+        total, state, idle = (b / 1e6 for b in memory_per_10k(kind, rules, calls=calls))
         what = (f"{calls} missed call(s) from one number each" if kind == "harassment"
                 else "a registration and 3 calls each")
         lines.append(f"- {kind} ({what}): {state:.1f} MB per 10,000 tracked numbers of "
                      f"per-number state "
                      f"(tracemalloc, {state * 100:.0f} bytes each); {total:.1f} MB with the "
-                     f"numbering plan's classification cache of their counterparts")
+                     f"numbering plan's classification cache of their counterparts"
+                     + (f"; {idle:.1f} MB a day later, after the idle sweep (history kept)"
+                        if kind == "voip_box" else ""))
     head = (f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — CPython {platform.python_version()}, "
             f"sim {args.subscribers:,} subscribers x {args.days} days "
             f"({sum(sim.rows.values()):,} rows), `bench/bench_detect_d1.py`")

@@ -68,7 +68,9 @@ class _Line:
                  "alert_time", "alert_severity", "last_device", "first_time")
 
     def __init__(self, width: float, half_life: float, t: float) -> None:
-        self.calls = SlidingWindow(width)       # outbound calls: value callee, flag failed
+        # outbound calls (value callee, flag failed); None while idle: an empty deque alone
+        # costs 600 bytes, and most lines are idle most of the time
+        self.calls: SlidingWindow | None = None
         self.rate = DecayingRate(half_life, 0.0, t)
         self.hours = 0                          # bit h set: the line called at local hour h
         self.history = 0                        # outbound calls seen before
@@ -134,6 +136,10 @@ class VoipBox(Detector):
         # what one call adds to the decaying hourly rate (see DecayingRate.rate)
         self._per_call_rate = 3600.0 * 0.6931471805599453 / self.half_life
         self.lines: dict[str, _Line] = {}
+        # sweeping costs O(lines): a few times a day is enough (state lives at most this
+        # much longer than it must)
+        self.sweep_every = parse_duration(p.get("sweep_every", "6h"))
+        self._next_sweep = float("-inf")
         self._window_text = str(p.get("window", "3h"))
 
     # -- records -----------------------------------------------------------------------
@@ -142,7 +148,7 @@ class VoipBox(Detector):
             # a call reaching the line: the household's callers find it BUSY
             if call.disposition == "BUSY":
                 line = self.lines.get(call.callee)
-                if line is not None and line.calls.events:
+                if line is not None and line.calls is not None and line.calls.events:
                     if not line.busy_in:
                         line.busy_in = deque()
                     line.busy_in.append(call.start)
@@ -157,6 +163,8 @@ class VoipBox(Detector):
         line.last_time = t
         failed = call.disposition != "ANSWERED" or call.duration < self.short_call
         calls = line.calls
+        if calls is None:
+            calls = line.calls = SlidingWindow(self.width)
         calls.add(t, call.callee, 1 if failed else 0, call.ref)
         line.rate.add(t)
         hour_bit = 1 << int(((t + self.utc_offset) % 86400) // 3600)
@@ -238,7 +246,8 @@ class VoipBox(Detector):
     def _baseline(self, line: _Line, t: float) -> float:
         """The line's hourly rate before its current window (the window's calls removed)."""
         return max(self.baseline_floor,
-                   line.rate.rate(t) - len(line.calls) * self._per_call_rate)
+                   line.rate.rate(t) - (len(line.calls) if line.calls else 0)
+                   * self._per_call_rate)
 
     def _features(self, line: _Line, t: float, odd_hour: bool, baseline: float) -> dict:
         calls = line.calls
@@ -256,6 +265,8 @@ class VoipBox(Detector):
 
     def _judge(self, number: str, line: _Line, t: float, odd_hour: bool) -> list[Alert] | tuple:
         calls = line.calls
+        if calls is None:  # judged on a registration while idle
+            calls = line.calls = SlidingWindow(self.width)
         calls.slide(t)
         horizon = t - self.width
         for q in (line.window_new_dests, line.busy_in):
@@ -326,10 +337,20 @@ class VoipBox(Detector):
     def expire(self, now: float) -> None:
         # a line's history is its baseline: keep it while the decayed rate still says
         # something (a few half-lives), drop it after that
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.sweep_every
         horizon = now - 4 * self.half_life
         dead = [k for k, line in self.lines.items() if line.last_time < horizon]
         for k in dead:
             del self.lines[k]
+        idle = now - self.width
+        for line in self.lines.values():
+            calls = line.calls
+            if calls is not None and (not calls.events or calls.events[-1][0] < idle):
+                line.calls = None
+                line.window_new_dests = ()
+                line.busy_in = ()
 
     def tracked(self) -> int:
         return len(self.lines)

@@ -206,3 +206,13 @@ def test_state_expires_and_tracked_counts_lines():
     assert d.tracked() == 2
     d.expire(T0 + 60 * DAY)
     assert d.tracked() == 0
+
+
+def test_idle_window_is_freed_and_a_later_burst_is_still_seen():
+    d = VoipBox(RuleSet.load())
+    run(d, household())
+    d.expire(T0 + 5 * DAY + 12 * 3600)
+    line = d.lines[LINE]
+    assert line.calls is None and line.history == 10  # history kept, window freed
+    alerts = run(d, box_calls(T0 + 5 * DAY + 21 * 3600, 60, 1))
+    assert alerts and alerts[0].evidence["history_calls"] >= 10
