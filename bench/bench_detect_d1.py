@@ -127,7 +127,12 @@ def main() -> None:
         heading = "## Detection D1: voip_box, harassment (bench/bench_detect_d1.py)"
         if heading not in body:
             body = body.rstrip("\n") + f"\n\n{heading}\n"
-        path.write_text(body.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+        # append at the end of our own section, before the next "## " heading
+        start = body.index(heading) + len(heading)
+        nxt = body.find("\n## ", start)
+        end = len(body) if nxt < 0 else nxt
+        body = body[:end].rstrip("\n") + "\n\n" + text + "\n" + body[end:]
+        path.write_text(body, encoding="utf-8")
 
 
 if __name__ == "__main__":
