@@ -145,6 +145,11 @@ class Engine:
         """Latest event time processed so far."""
         return None if self._last_time == float("-inf") else self._last_time
 
+    def subscribe(self, record_type: type, handler: Callable) -> None:
+        """Also call ``handler(record)`` for every released record of ``record_type``;
+        its returned alerts go through the notice board like a detector's."""
+        self._handlers[record_type].append(handler)
+
     def tracked(self) -> dict[str, int]:
         return {d.kind: d.tracked() for d in self.detectors}
 

@@ -183,8 +183,13 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
            tz: str | None = None, mapping: dict[str, str] | None = None,
            kinds: Iterable[str] | None = None,
            on_record: Callable | None = None, on_alert: Callable[[Alert], None] | None = None,
-           metrics=None, progress: bool = False, engine: Engine | None = None) -> ReplaySummary:
+           metrics=None, progress: bool = False, engine: Engine | None = None,
+           reranker_path: str | Path | None = None) -> ReplaySummary:
     """Replay files through the detector; see the module docstring.
+
+    Analysts' ``confirmed`` / ``dismissed`` feedback records teach a re-ranker that
+    re-scores later alerts; with ``reranker_path`` it is loaded from (if present) and
+    saved to that checkpoint, so what it learnt carries over to the next run.
 
     ``metrics`` (optional) is called as ``metrics.observe_batch(summary, engine, counts)``
     every few thousand records and ``metrics.observe_alert(alert)`` for each alert.
@@ -211,6 +216,7 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
         engine = engine or Engine(rules, kinds=kinds, lateness=lateness)
     except (UnknownDetector, KeyError, ValueError) as e:
         raise UserError(f"rules {rules.root}: {e}") from None
+    reranker = _attach_reranker(engine, reranker_path)
     log = None
     if alerts_path is not None:
         Path(alerts_path).parent.mkdir(parents=True, exist_ok=True)
@@ -266,6 +272,8 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
         if show:
             sys.stderr.write("\r\x1b[K")
     summary.elapsed = wallclock.perf_counter() - started
+    if reranker_path is not None:
+        reranker.save(reranker_path)
     summary.records.update(engine.stats.records)
     summary.late = engine.stats.late
     summary.first_time, summary.last_time = engine.first_time, engine.last_time
@@ -274,6 +282,19 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     if metrics is not None:
         metrics.observe_batch(summary, engine, quarantine)
     return summary
+
+
+def _attach_reranker(engine: Engine, path: str | Path | None):
+    from detector.models.reranker import FeedbackReranker
+
+    if path is not None and Path(path).exists():
+        try:
+            reranker = FeedbackReranker.load(path)
+        except Exception as e:  # a corrupt or foreign pickle: say which file, not a traceback
+            raise UserError(f"{path}: not a re-ranker checkpoint ({type(e).__name__})") from None
+    else:
+        reranker = FeedbackReranker()
+    return reranker.attach(engine)
 
 
 def _event_time(record) -> float:

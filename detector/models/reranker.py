@@ -121,8 +121,7 @@ class FeedbackReranker:
     def attach(self, engine) -> FeedbackReranker:
         """Re-rank the engine's alerts and learn from the feedback records it dispatches."""
         engine.reranker = self.apply
-        # the engine calls every feedback handler of its detectors; the reranker is one more
-        engine._handlers[Feedback].append(self.on_feedback)
+        engine.subscribe(Feedback, self.on_feedback)
         return self
 
     def _remember(self, alert_id: str, t: float, x: dict[str, float]) -> None:

@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
                    help="where rejected rows go (default: beside the alert log)")
     p.add_argument("--lateness", metavar="DURATION",
                    help="allowed out-of-order lateness, e.g. 2h (default from rules/settings.yaml)")
+    p.add_argument("--reranker", metavar="FILE",
+                   help="re-ranker checkpoint: loaded if present, saved after the run (it "
+                        "learns from confirmed/dismissed feedback records)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--report", metavar="FILE",
                    help="also write a self-contained HTML investigation report")
@@ -87,7 +90,8 @@ def run(args) -> int:
                          quarantine_path=args.quarantine, tz=args.tz,
                          mapping=parse_mapping(args.mapping), progress=not args.json,
                          metrics=delivery.metrics, on_alert=delivery.on_alert,
-                         on_record=store.add if store is not None else None)
+                         on_record=store.add if store is not None else None,
+                         reranker_path=args.reranker)
         delivery.finish()
         if store is not None:
             from fraudwatch.report import render_summary
