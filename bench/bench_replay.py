@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--subscribers", type=int, default=25_000)
+    ap.add_argument("--subscribers", type=int, default=28_000)
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--kinds", help="comma-separated detector kinds (default: all enabled)")
