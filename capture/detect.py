@@ -18,8 +18,9 @@ from pathlib import Path
 
 from capture.fields import REQUIRED
 
+# pcap (both byte orders, micro- and nanosecond), pcapng, Microsoft Network Monitor 2
 PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-               b"\x0a\x0d\x0d\x0a"}
+               b"\x0a\x0d\x0d\x0a", b"GMBU"}
 _DATETIME = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")
 
 

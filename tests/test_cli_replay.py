@@ -67,3 +67,22 @@ def test_records_export_and_replay_of_the_export(shared_data, tmp_path):
     assert len(lines) == 6
     r = run("replay", out, "--alerts", tmp_path / "a.jsonl", "--json")
     assert json.loads(r.stdout)["records"] == {"call": 5}
+
+
+def _captures():
+    from tests.conftest import SHARED_DATA
+
+    return sorted(p for p in (SHARED_DATA / "pcap").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("capture", _captures(), ids=lambda p: p.name)
+def test_every_shared_capture_replays(capture, tmp_path):
+    from capture.sipcapture import read_capture
+    from fraudwatch.replay import replay
+
+    s = replay([capture], alerts_path=tmp_path / "a.jsonl")
+    assert s.formats[str(capture)] == "pcap"
+    direct = read_capture(capture)
+    records = list(direct)
+    assert s.total_records == len(records)
+    assert s.sip == direct.stats
