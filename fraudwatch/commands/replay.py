@@ -78,7 +78,7 @@ def add_alerting_options(p) -> None:
 
 
 def run(args) -> int:
-    delivery = _Delivery.from_args(args)
+    delivery = AlertDelivery.from_args(args)
     store = None
     if getattr(args, "report", None):
         from fraudwatch.report.store import RecordStore
@@ -142,7 +142,7 @@ def print_summary(s: ReplaySummary, alerts_path: str | None, out=sys.stdout) -> 
                                         for sev in ("critical", "warning", "info")) + "\n")
 
 
-class _Delivery:
+class AlertDelivery:
     """Metrics server and Alertmanager outbox of one replay (all optional)."""
 
     def __init__(self) -> None:
@@ -152,7 +152,7 @@ class _Delivery:
         self.linger = 0.0
 
     @classmethod
-    def from_args(cls, args) -> _Delivery:
+    def from_args(cls, args) -> AlertDelivery:
         from pathlib import Path
 
         from fraudwatch.errors import UserError

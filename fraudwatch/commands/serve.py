@@ -18,7 +18,7 @@ import threading
 import time as wallclock
 from collections import Counter
 
-from fraudwatch.commands.replay import _Delivery, add_alerting_options
+from fraudwatch.commands.replay import AlertDelivery, add_alerting_options
 from fraudwatch.errors import UserError
 
 
@@ -164,7 +164,7 @@ def run(args) -> int:
         log = AlertLog(args.alerts)
     except OSError as e:
         raise UserError(f"--alerts {args.alerts}: {e.strerror or e}") from None
-    delivery = _Delivery.from_args(args)
+    delivery = AlertDelivery.from_args(args)
     if delivery.metrics is not None:
         delivery.metrics.source = "hep" if args.hep_port is not None else "pcap"
     service = Service(engine, sip, log, delivery)
