@@ -27,3 +27,17 @@ def load(path: str | Path) -> Any:
     """Read a model written by :func:`save` (only load checkpoints you wrote: it is pickle)."""
     with open(path, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - our own checkpoint files
+
+
+class Checkpointable:
+    """Mixin: ``model.save(path)`` and ``Model.load(path)``, refusing a file of another class."""
+
+    def save(self, path: str | Path) -> None:
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        model = load(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model

@@ -23,8 +23,6 @@ True
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from river import anomaly
 
 from detector.models import checkpoint
@@ -33,7 +31,7 @@ FEATURES = ("calls", "distinct", "failed", "new_destinations", "odd_hour", "busy
             "over_baseline")
 
 
-class LinePopulationModel:
+class LinePopulationModel(checkpoint.Checkpointable):
     """Half-space trees over a line's window features (every feature in ``[0, 1]``).
 
     Parameters
@@ -60,13 +58,3 @@ class LinePopulationModel:
         if self.learned < self.forest.window_size:
             return 0.0
         return float(self.forest.score_one(x))
-
-    def save(self, path: str | Path) -> None:
-        checkpoint.save(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> LinePopulationModel:
-        model = checkpoint.load(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import replace
-from pathlib import Path
 
 from river import linear_model, optim, preprocessing
 
@@ -55,7 +54,7 @@ def alert_features(alert: Alert) -> dict[str, float]:
     return x
 
 
-class FeedbackReranker:
+class FeedbackReranker(checkpoint.Checkpointable):
     """Learns from ``confirmed`` / ``dismissed`` feedback and re-scores alerts.
 
     Parameters
@@ -139,13 +138,3 @@ class FeedbackReranker:
             if first[0] >= horizon:
                 break
             pending.popitem(last=False)
-
-    def save(self, path: str | Path) -> None:
-        checkpoint.save(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> FeedbackReranker:
-        model = checkpoint.load(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
