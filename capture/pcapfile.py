@@ -187,18 +187,7 @@ class PacketDecoder:
 
     def _link(self, linktype: int, frame: bytes, time: float, origin: str) -> list[Datagram]:
         if linktype == LINKTYPE_ETHERNET:
-            etype = (frame[12] << 8) | frame[13]
-            pos = 14
-            while etype in ETH_VLAN:
-                etype = (frame[pos + 2] << 8) | frame[pos + 3]
-                pos += 4
-            if etype == ETH_IPV4:
-                return self._ipv4(frame, pos, time, origin, 0)
-            if etype == ETH_IPV6:
-                return self._ipv6(frame, pos, time, origin, 0)
-            if etype == ETH_PPPOE_SESSION:
-                return self._ppp(frame, pos + 6, time, origin)
-            return []
+            return self._ethertype((frame[12] << 8) | frame[13], frame, 14, time, origin)
         if linktype == LINKTYPE_LINUX_SLL:
             return self._ethertype((frame[14] << 8) | frame[15], frame, 16, time, origin)
         if linktype == LINKTYPE_LINUX_SLL2:
@@ -231,6 +220,8 @@ class PacketDecoder:
             return self._ipv4(frame, pos, time, origin, 0)
         if etype == ETH_IPV6:
             return self._ipv6(frame, pos, time, origin, 0)
+        if etype == ETH_PPPOE_SESSION:
+            return self._ppp(frame, pos + 6, time, origin)
         return []
 
     def _ppp(self, frame: bytes, pos: int, time: float, origin: str):
