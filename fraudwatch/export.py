@@ -32,13 +32,15 @@ def _num(x: float):
 
 
 class RecordWriter:
-    """Writes records to ``out``; kinds other than the first go to sibling files."""
+    """Writes records of ``main_kind`` to ``out`` and other kinds to sibling files
+    (``calls-registration.csv`` beside ``calls.csv``)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, main_kind: str | None = None) -> None:
         self.out = Path(out)
         self._writers: dict[str, object] = {}
         self.outputs: dict[str, tuple[Path, int]] = {}
-        self._main_kind: str | None = None
+        #: the kind written to ``out`` itself (default: the first record's)
+        self._main_kind = main_kind
         self._parquet_rows: dict[str, list[dict]] = {}
 
     def _path_for(self, kind: str) -> Path:

@@ -86,3 +86,14 @@ def test_every_shared_capture_replays(capture, tmp_path):
     records = list(direct)
     assert s.total_records == len(records)
     assert s.sip == direct.stats
+
+
+def test_records_turns_a_capture_into_call_records(shared_data, tmp_path):
+    out = tmp_path / "calls.csv"
+    r = run("records", shared_data / "pcap/sipnab/register-invite-reinvite-bye.pcap", "--out", out)
+    assert r.returncode == 0, r.stderr
+    calls = out.read_text().splitlines()
+    assert calls[0].startswith("start,caller,callee,duration,disposition")
+    assert len(calls) == 2
+    regs = (tmp_path / "calls-registration.csv").read_text().splitlines()
+    assert regs[0].startswith("time,line,contact_ip") and len(regs) == 2

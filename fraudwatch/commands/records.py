@@ -16,8 +16,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("records", help="export normalised records (e.g. turn captures into CDRs)",
                        description="Read inputs of any supported format and write the "
                                    "normalised records in a canonical format. Records of other "
-                                   "kinds than the output's go to sibling files "
-                                   "(OUT-registration.csv, ...).")
+                                   "kinds than the output's (calls for captures) go to sibling "
+                                   "files (OUT-registration.csv, ...).")
     add_input_options(p)
     p.add_argument("--out", required=True, metavar="FILE.csv|.jsonl|.parquet")
     p.add_argument("--quarantine", metavar="FILE", help="where rejected rows go "
@@ -35,11 +35,12 @@ def run(args) -> int:
         qpath.unlink()
     quarantine = Quarantine(qpath)
     summary = ReplaySummary()
-    writer = RecordWriter(out)
+    formats = [file_format(Path(p), args.kind, mapping) for p in args.paths]
+    # Captures hold calls and registrations: OUT gets the calls, as a CDR export should.
+    writer = RecordWriter(out, main_kind=args.kind or formats[0].kind or "call")
     try:
-        for p in args.paths:
+        for p, fmt in zip(args.paths, formats, strict=True):
             path = Path(p)
-            fmt = file_format(path, args.kind, mapping)
             for record in open_records(path, args.kind, quarantine, tz, mapping, fmt, summary):
                 writer.write(record)
     finally:
