@@ -38,8 +38,6 @@ from detector.records import Call, Feedback
 from detector.rulefiles import RuleSet, parse_duration
 from detector.windows import SlidingWindow
 
-_NUISANCE_FEEDBACK = ("complaint", "not_me")
-
 
 class Organisations:
     """Which organisation a number belongs to (list ``organisations``: exact numbers, and
@@ -100,26 +98,26 @@ class Harassment(Detector):
     def __init__(self, rules: RuleSet) -> None:
         super().__init__(rules)
         p = self.rule.params
-        self.window = parse_duration(p.get("window", "7d"))
-        self.short_call = float(parse_duration(p.get("short_call", "10s")))
-        self.min_calls = int(p.get("min_nuisance_calls", 7))
-        self.min_share = float(p.get("min_nuisance_share", 0.6))
-        self.conversation = float(parse_duration(p.get("conversation_call", "60s")))
-        self.min_per_day = float(p.get("min_nuisance_per_day", 1.5))
-        self.escalate_calls = int(p.get("escalate_min_calls", 3))
-        self.complaint_memory = parse_duration(p.get("complaint_memory", "30d"))
-        self.full_score_calls = int(p.get("full_score_calls", 20))
-        self.escalate_to = str(p.get("escalate_severity", "critical"))
-        self.feedback_kinds = tuple(p.get("feedback_kinds", _NUISANCE_FEEDBACK))
+        self.window = parse_duration(p["window"])
+        self.short_call = float(parse_duration(p["short_call"]))
+        self.min_calls = int(p["min_nuisance_calls"])
+        self.min_share = float(p["min_nuisance_share"])
+        self.conversation = float(parse_duration(p["conversation_call"]))
+        self.min_per_day = float(p["min_nuisance_per_day"])
+        self.escalate_calls = int(p["escalate_min_calls"])
+        self.complaint_memory = parse_duration(p["complaint_memory"])
+        self.full_score_calls = int(p["full_score_calls"])
+        self.escalate_to = str(p["escalate_severity"])
+        self.feedback_kinds = tuple(p["feedback_kinds"])
         self.orgs = Organisations(rules.list("organisations", {}))
-        self.exempt_victims = frozenset(p.get("exempt_victim_categories", ["service", "sms_port"]))
+        self.exempt_victims = frozenset(p["exempt_victim_categories"])
         self.plan = rules.numbering_plan()
         self.victims: dict[str, _Victim] = {}
         #: "victim|party" -> time of their latest conversation (answered, conversation_call+)
         self.talks: dict[str, float] = {}
         self.sweep_every = self.window / 7
         self._next_sweep = float("-inf")
-        self._window_text = str(p.get("window", "7d"))
+        self._window_text = str(p["window"])
 
     # -- records -----------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:

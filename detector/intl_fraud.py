@@ -72,24 +72,24 @@ class IntlFraud(Detector):
         risk = dict(rules.list("country_risk", {}))
         self.default_risk = float(risk.pop("default", 0.3))
         self.country_risk = {str(k): float(v) for k, v in risk.items()}
-        self.info_score = float(p.get("info_score", 0.5))
-        self.warning_score = float(p.get("warning_score", 0.7))
-        self.critical_score = float(p.get("critical_score", 0.85))
-        self.origin_weight = float(p.get("origin_weight", 0.6))
-        self.malformed_score = float(p.get("malformed_score", 0.8))
-        self.spoofed_score = float(p.get("spoofed_score", 0.95))
+        self.info_score = float(p["info_score"])
+        self.warning_score = float(p["warning_score"])
+        self.critical_score = float(p["critical_score"])
+        self.origin_weight = float(p["origin_weight"])
+        self.malformed_score = float(p["malformed_score"])
+        self.spoofed_score = float(p["spoofed_score"])
         self.spray_window = self.rule.duration("spray_window")
-        self.spray_callees = max(2, int(p.get("spray_callees", 5)))
-        self.spray_weight = float(p.get("spray_weight", 0.8))
-        self.wangiri_callees = max(2, int(p.get("wangiri_callees", 3)))
-        self.wangiri_weight = float(p.get("wangiri_weight", 0.85))
+        self.spray_callees = max(2, int(p["spray_callees"]))
+        self.spray_weight = float(p["spray_weight"])
+        self.wangiri_callees = max(2, int(p["wangiri_callees"]))
+        self.wangiri_weight = float(p["wangiri_weight"])
         self.wangiri_dispositions = frozenset(
-            str(x).upper() for x in p.get("wangiri_dispositions", ["CANCELLED", "NO ANSWER"]))
+            str(x).upper() for x in p["wangiri_dispositions"])
         self.hotline_window = self.rule.duration("hotline_window")
-        self.hotline_weight = float(p.get("hotline_weight", 0.45))
-        self.targeted_min_risk = float(p.get("targeted_min_risk", 0.5))
-        self.relative_min_duration = float(p.get("relative_min_duration", 300))
-        self.relative_discount = float(p.get("relative_discount", 0.5))
+        self.hotline_weight = float(p["hotline_weight"])
+        self.targeted_min_risk = float(p["targeted_min_risk"])
+        self.relative_min_duration = float(p["relative_min_duration"])
+        self.relative_discount = float(p["relative_discount"])
         self._callers: dict[str, _Caller] = {}
         #: subscriber -> (time, hotline, ref) of their last call to a service number
         self._hotline_calls: dict[str, tuple[float, str, str]] = {}
@@ -200,7 +200,7 @@ class IntlFraud(Detector):
             "distinct_callees": distinct,
             "answered_in_window": window.flagged,
             "spray_window_s": self.spray_window,
-            "spray_window": str(self.rule.params.get("spray_window")),
+            "spray_window": str(self.rule.params["spray_window"]),
             "thresholds": {"warning_score": self.warning_score,
                            "critical_score": self.critical_score,
                            "spray_callees": self.spray_callees,

@@ -67,9 +67,9 @@ class OptoutViolation(Detector):
         super().__init__(rules)
         p = self.rule.params
         self.grace = self.rule.duration("grace")
-        self.grace_text = str(p.get("grace"))
+        self.grace_text = str(p["grace"])
         self.remember_for = self.rule.duration("remember_for")
-        self.critical_after = int(p.get("critical_after", 3))
+        self.critical_after = int(p["critical_after"])
         self.words = frozenset(_TRIM.sub("", str(w)).upper()
                                for w in rules.list("unsubscribe_words", []))
         self.longest_word = max((len(w) for w in self.words), default=0)

@@ -44,6 +44,21 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "fraudwatch" / "rules"
 
 
+class RuleParams(dict):
+    """A rule's parameters; a missing one names the rule instead of a bare KeyError.
+
+    Detectors read every threshold from here, never from a default in code, so the
+    YAML file is the one place a threshold is set.
+    """
+
+    def __init__(self, rule: str, values: dict) -> None:
+        super().__init__(values)
+        self.rule = rule
+
+    def __missing__(self, key: str):
+        raise KeyError(f"rule {self.rule!r} has no parameter {key!r}")
+
+
 @dataclass
 class DetectionRule:
     """One named rule: a detection kind's parameters, priority and output template."""
@@ -56,6 +71,9 @@ class DetectionRule:
     params: dict[str, Any] = field(default_factory=dict)
     output: str = ""
     tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.params = RuleParams(self.rule, self.params or {})
 
     def duration(self, name: str) -> float:
         return parse_duration(self.params[name])

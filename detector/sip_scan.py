@@ -71,16 +71,16 @@ class SipScan(Detector):
         super().__init__(rules)
         p = self.rule.params
         self.window = self.rule.duration("window")
-        self.window_text = str(p.get("window"))
-        self.failure_statuses = frozenset(int(s) for s in p.get("failure_statuses", [401, 403]))
-        self.sweep_statuses = frozenset(int(s) for s in p.get("sweep_statuses", [403, 404]))
+        self.window_text = str(p["window"])
+        self.failure_statuses = frozenset(int(s) for s in p["failure_statuses"])
+        self.sweep_statuses = frozenset(int(s) for s in p["sweep_statuses"])
         self.failed_dispositions = frozenset(
-            str(s).upper() for s in p.get("failed_dispositions", ["FAILED"]))
-        self.sweep_extensions = int(p.get("sweep_extensions", 10))
-        self.storm_failures = int(p.get("storm_failures", 20))
-        self.storm_ratio = float(p.get("storm_min_failure_ratio", 0.8))
-        self.critical_extensions = int(p.get("critical_extensions", 100))
-        self.scanner_score = float(p.get("scanner_score", 0.8))
+            str(s).upper() for s in p["failed_dispositions"])
+        self.sweep_extensions = int(p["sweep_extensions"])
+        self.storm_failures = int(p["storm_failures"])
+        self.storm_ratio = float(p["storm_min_failure_ratio"])
+        self.critical_extensions = int(p["critical_extensions"])
+        self.scanner_score = float(p["scanner_score"])
         self.scanners = tuple(str(s).lower() for s in rules.list("sip_scanners", []) if s)
         self._agents: dict[str, str] = {}   # User-Agent -> matched scanner entry or ""
         self._sources: dict[str, _Source] = {}

@@ -99,35 +99,35 @@ class VoipBox(Detector):
     def __init__(self, rules: RuleSet, population_model=None) -> None:
         super().__init__(rules)
         p = self.rule.params
-        self.width = parse_duration(p.get("window", "3h"))
-        self.half_life = parse_duration(p.get("baseline_half_life", "3d"))
-        self.min_calls = int(p.get("min_calls", 6))
-        self.rate_factor = float(p.get("rate_factor", 5.0))
-        self.baseline_floor = float(p.get("baseline_floor_per_hour", 0.2))
-        self.high_rate_factor = float(p.get("high_rate_factor", 20.0))
-        self.high_volume_rate = float(p.get("high_volume_rate", 3.0))
-        self.high_volume_history = parse_duration(p.get("high_volume_history", "7d"))
-        self.distinct_share = float(p.get("distinct_share", 0.8))
-        self.failed_share = float(p.get("failed_share", 0.6))
-        self.short_call = parse_duration(p.get("short_call", "30s"))
-        self.min_new_destinations = int(p.get("min_new_destinations", 2))
-        self.min_history = int(p.get("min_history_calls", 10))
-        self.min_busy = int(p.get("min_busy_inbound", 1))
-        self.device_memory = parse_duration(p.get("device_memory", "2d"))
-        self.threshold = float(p.get("threshold", 0.6))
-        self.critical_score = float(p.get("critical_score", 0.9))
-        self.utc_offset = parse_duration(p.get("local_utc_offset", "8h"))
-        self.realert = parse_duration(p.get("realert_after", "10m"))
-        self.skip_lines = frozenset(p.get("exempt_line_types", ["business", "service"]))
-        weights = p.get("weights") or {}
+        self.width = parse_duration(p["window"])
+        self.half_life = parse_duration(p["baseline_half_life"])
+        self.min_calls = int(p["min_calls"])
+        self.rate_factor = float(p["rate_factor"])
+        self.baseline_floor = float(p["baseline_floor_per_hour"])
+        self.high_rate_factor = float(p["high_rate_factor"])
+        self.high_volume_rate = float(p["high_volume_rate"])
+        self.high_volume_history = parse_duration(p["high_volume_history"])
+        self.distinct_share = float(p["distinct_share"])
+        self.failed_share = float(p["failed_share"])
+        self.short_call = parse_duration(p["short_call"])
+        self.min_new_destinations = int(p["min_new_destinations"])
+        self.min_history = int(p["min_history_calls"])
+        self.min_busy = int(p["min_busy_inbound"])
+        self.device_memory = parse_duration(p["device_memory"])
+        self.threshold = float(p["threshold"])
+        self.critical_score = float(p["critical_score"])
+        self.utc_offset = parse_duration(p["local_utc_offset"])
+        self.realert = parse_duration(p["realert_after"])
+        self.skip_lines = frozenset(p["exempt_line_types"])
+        weights = p["weights"]
         self.weights = {s: float(weights.get(s, 0.0)) for s in SIGNALS}
-        self.model_threshold = float(p.get("model_threshold", 0.8))
-        self.learn_every = int(p.get("model_learn_every", 16))
+        self.model_threshold = float(p["model_threshold"])
+        self.learn_every = int(p["model_learn_every"])
         self._learn_tick = 0
         if population_model is None and self.weights["population_model"] > 0:
             from detector.models.population import LinePopulationModel
 
-            population_model = LinePopulationModel(seed=int(p.get("model_seed", 42)))
+            population_model = LinePopulationModel(seed=int(p["model_seed"]))
         self.model = population_model
         agents = [str(a) for a in rules.list("gateway_user_agents", [])]
         self.gateway_agents = (re.compile("|".join(f"(?:{a})" for a in agents), re.IGNORECASE)
@@ -138,9 +138,9 @@ class VoipBox(Detector):
         self.lines: dict[str, _Line] = {}
         # sweeping costs O(lines): a few times a day is enough (state lives at most this
         # much longer than it must)
-        self.sweep_every = parse_duration(p.get("sweep_every", "6h"))
+        self.sweep_every = parse_duration(p["sweep_every"])
         self._next_sweep = float("-inf")
-        self._window_text = str(p.get("window", "3h"))
+        self._window_text = str(p["window"])
 
     # -- records -----------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:
