@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from detector.alerts import Alert
+from detector.notice import NoticeBoard
 from detector.records import Call, Feedback, Registration, Sms
 from detector.rulefiles import DetectionRule, RuleSet
 
@@ -22,6 +23,8 @@ class Detector:
     """Base class: one detection kind, configured by its rule in ``rules/detectors/``."""
 
     kind: str = ""
+    #: the engine's notice board, set by the engine (None when a detector runs alone)
+    notices: NoticeBoard | None = None
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
@@ -54,6 +57,14 @@ class Detector:
         return Alert(kind=self.kind, subject=subject, counterparty=counterparty, time=time,
                      severity=severity or self.rule.priority, score=min(1.0, max(0.0, score)),
                      reason=self.rule.reason(**values), evidence=evidence)
+
+    def repeats(self, subject: str, counterparty: str | None, time: float,
+                severity: str | None = None) -> bool:
+        """True when this alert would only repeat one already raised (see
+        :meth:`NoticeBoard.repeat`): skip building its evidence."""
+        board = self.notices
+        return board is not None and board.repeat(self.kind, subject, counterparty, time,
+                                                  severity or self.rule.priority)
 
     def handles(self, method: str) -> bool:
         return getattr(type(self), method) is not getattr(Detector, method)

@@ -84,6 +84,8 @@ class Engine:
             detectors = [load_detector(k, self.rules) for k in kinds]
         self.detectors = list(detectors)
         self.board = NoticeBoard(settings.get("suppress_for", {}))
+        for d in self.detectors:
+            d.notices = self.board
         self._handlers: dict[type, list[Callable]] = {
             cls: [getattr(d, meth) for d in self.detectors if d.handles(meth)]
             for cls, meth in _HANDLERS.items()

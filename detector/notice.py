@@ -33,19 +33,33 @@ class NoticeBoard:
     def interval(self, kind: str) -> float:
         return self.per_kind.get(kind, self.default)
 
+    def repeat(self, kind: str, subject: str, counterparty: str | None, time: float,
+               severity: str) -> bool:
+        """True if an alert with these facts would be suppressed; the sighting is recorded.
+
+        Detectors call this before building an alert's evidence, so that an ongoing
+        condition costs one dictionary look-up per record, not a new alert.
+        """
+        state = self._active.get((kind, subject, counterparty))
+        if state is None or time - state[0] > self.interval(kind) \
+                or SEVERITY_RANK[severity] > state[1]:
+            return False
+        state[0] = max(state[0], time)
+        self.suppressed += 1
+        return True
+
     def offer(self, alert: Alert) -> Alert | None:
+        if self.repeat(alert.kind, alert.subject, alert.counterparty, alert.time,
+                       alert.severity):
+            return None
         key = (alert.kind, alert.subject, alert.counterparty)
-        rank = SEVERITY_RANK[alert.severity]
         state = self._active.get(key)
+        rank = SEVERITY_RANK[alert.severity]
         if state is None or alert.time - state[0] > self.interval(alert.kind):
             self._active[key] = [alert.time, rank]
-            return alert
-        state[0] = max(state[0], alert.time)
-        if rank > state[1]:
-            state[1] = rank
-            return alert
-        self.suppressed += 1
-        return None
+        else:  # a rise in severity within the interval
+            state[0], state[1] = max(state[0], alert.time), rank
+        return alert
 
     def expire(self, now: float) -> None:
         dead = [k for k, s in self._active.items() if now - s[0] > self.interval(k[0])]

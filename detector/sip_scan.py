@@ -35,7 +35,7 @@ from itertools import islice
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Registration
-from detector.rulefiles import RuleSet, parse_duration
+from detector.rulefiles import RuleSet
 from detector.windows import SlidingWindow
 
 
@@ -43,14 +43,12 @@ class _Source:
     """One source address's attempts within the window: the value is the extension when
     it was refused (``""`` otherwise), flagged when the attempt failed."""
 
-    __slots__ = ("attempts", "scanner", "agent", "offered", "offered_critical")
+    __slots__ = ("attempts", "scanner", "agent")
 
     def __init__(self, width: float) -> None:
         self.attempts = SlidingWindow(width)
         self.scanner = ""      # the scanner list entry its User-Agent matched
         self.agent = ""
-        self.offered = float("-inf")   # when this source's last finding was built
-        self.offered_critical = False
 
     @property
     def refused_extensions(self) -> int:
@@ -84,11 +82,6 @@ class SipScan(Detector):
         self.scanners = tuple(str(s).lower() for s in rules.list("sip_scanners", []) if s)
         self._agents: dict[str, str] = {}   # User-Agent -> matched scanner entry or ""
         self._sources: dict[str, _Source] = {}
-        # findings of an ongoing scan are built at most this often: the notice board
-        # suppresses repeats anyway, and building one costs ~15 us
-        suppress = rules.settings.get("suppress_for", {})
-        self.reoffer = min(60.0, parse_duration(
-            suppress.get(self.kind, suppress.get("default", 21600))) / 2)
 
     def scanner_of(self, agent: str) -> str:
         """The scanner list entry a User-Agent matches, or ``""`` (cached per agent)."""
@@ -166,9 +159,8 @@ class SipScan(Detector):
         score = max(0.5, 1.0 - keep)
         critical = extensions >= self.critical_extensions or (
             source.scanner != "" and len(signals) > 1)
-        if t - source.offered < self.reoffer and critical <= source.offered_critical:
-            return NO_ALERTS  # cheap: the notice board would suppress it anyway
-        source.offered, source.offered_critical = t, critical
+        if self.repeats(ip, None, t, "critical" if critical else None):
+            return NO_ALERTS  # building the evidence costs ~15 us; a repeat needs none
         evidence = {
             "source": ip,
             "scanner": source.scanner or None,

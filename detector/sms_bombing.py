@@ -29,7 +29,7 @@ import re
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Sms
-from detector.rulefiles import RuleSet, parse_duration
+from detector.rulefiles import RuleSet
 from detector.windows import SlidingWindow
 
 
@@ -44,14 +44,12 @@ def compile_any(patterns: list[str] | None) -> re.Pattern | None:
 class _Flood:
     """Verification codes received by one recipient within the window, by sender."""
 
-    __slots__ = ("codes", "bank_time", "bank_sender", "offered", "offered_critical")
+    __slots__ = ("codes", "bank_time", "bank_sender")
 
     def __init__(self, width: float) -> None:
         self.codes = SlidingWindow(width)
         self.bank_time = float("-inf")
         self.bank_sender = ""
-        self.offered = float("-inf")   # when this flood's last finding was built
-        self.offered_critical = False
 
 
 class SmsBombing(Detector):
@@ -76,11 +74,6 @@ class SmsBombing(Detector):
         self.bank_senders = frozenset(str(x) for x in rules.list("bank_senders", []))
         self.bank_patterns = compile_any(rules.list("bank_patterns", []))
         self._floods: dict[str, _Flood] = {}
-        # findings of an ongoing flood are built at most this often: the notice board
-        # suppresses repeats anyway
-        suppress = rules.settings.get("suppress_for", {})
-        self.reoffer = min(60.0, parse_duration(
-            suppress.get(self.kind, suppress.get("default", 21600))) / 2)
 
     def _is_bank(self, sms: Sms, text: str) -> bool:
         if sms.sender in self.bank_senders:
@@ -112,9 +105,8 @@ class SmsBombing(Detector):
         first_t, first_ref = window.events[0][0], window.events[0][3]
         senders = window.values
         bank = flood.bank_time >= t - self.window
-        if t - flood.offered < self.reoffer and bank <= flood.offered_critical:
-            return NO_ALERTS  # cheap: the notice board would suppress it anyway
-        flood.offered, flood.offered_critical = t, bank
+        if self.repeats(recipient, None, t, "critical" if bank else None):
+            return NO_ALERTS
         evidence = {
             "codes": codes,
             "senders": len(senders),

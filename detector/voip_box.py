@@ -65,7 +65,7 @@ class _Line:
 
     __slots__ = ("calls", "rate", "hours", "history", "dests", "window_new_dests", "agents",
                  "nets", "device_time", "device_signals", "device_ref", "busy_in", "last_time",
-                 "alert_time", "alert_severity", "last_device", "first_time")
+                 "last_device", "first_time")
 
     def __init__(self, width: float, half_life: float, t: float) -> None:
         # outbound calls (value callee, flag failed); None while idle: an empty deque alone
@@ -86,8 +86,6 @@ class _Line:
         self.busy_in: deque[float] | tuple = ()  # inbound calls that found the line BUSY
         self.last_time = t
         self.first_time = t
-        self.alert_time = float("-inf")
-        self.alert_severity = ""
         self.last_device: tuple[str, str] = ("", "")
 
 
@@ -117,7 +115,6 @@ class VoipBox(Detector):
         self.threshold = float(p["threshold"])
         self.critical_score = float(p["critical_score"])
         self.utc_offset = parse_duration(p["local_utc_offset"])
-        self.realert = parse_duration(p["realert_after"])
         self.skip_lines = frozenset(p["exempt_line_types"])
         weights = p["weights"]
         self.weights = {s: float(weights.get(s, 0.0)) for s in SIGNALS}
@@ -307,9 +304,8 @@ class VoipBox(Detector):
         if score < self.threshold:
             return NO_ALERTS
         severity = "critical" if score >= self.critical_score else self.rule.priority
-        if t - line.alert_time < self.realert and severity == line.alert_severity:
-            return NO_ALERTS  # cheap: the notice board would suppress it anyway
-        line.alert_time, line.alert_severity = t, severity
+        if self.repeats(number, None, t, severity):
+            return NO_ALERTS
         evidence = {
             "signals": fired,
             "calls": n,

@@ -51,16 +51,30 @@ def test_scanner_agent_in_a_call(detector):
 
 
 def test_extension_sweep_without_a_known_agent(detector):
+    from detector.engine import Engine
+
+    # in the engine, repeats of an ongoing scan are the notice board's to suppress
+    engine = Engine(detector.rules, detectors=[detector], lateness=0)
+    board = engine.board
+
+    def feed(_detector, records):
+        return engine.push_many(records)
+
     recs = [reg(0.2 * i, str(1000 + i), 404, agent="Asterisk PBX") for i in range(150)]
     out = feed(detector, recs)
     assert out[0].time == recs[9].time and out[0].severity == "warning"
     assert out[0].evidence["extensions"] == 10
-    # findings of an ongoing scan are rebuilt only on a severity rise or after 60 s
+    # only the first finding and the rise to critical are built; the rest are repeats
     assert [a.severity for a in out] == ["warning", "critical"]
     assert out[-1].evidence["extensions"] == 100
     assert "refused attempts on 100 extensions" in out[-1].reason
+    assert board.suppressed == len(recs) - 9 - 2  # 9 records before the threshold
     later = feed(detector, [reg(90 + 0.2 * i, str(2000 + i), 404) for i in range(3)])
-    assert len(later) == 1 and later[0].evidence["extensions"] > 100
+    assert later == [] and board.suppressed == len(recs) - 11 + 3
+    # after a quiet suppression interval the same source scanning again is a new alert
+    quiet = board.interval("sip_scan") + 3600
+    again = feed(detector, [reg(quiet + 0.2 * i, str(3000 + i), 404) for i in range(12)])
+    assert len(again) == 1 and again[0].severity == "warning"
 
 
 def test_scanner_with_sweep_is_critical(detector):
