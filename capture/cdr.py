@@ -9,6 +9,7 @@ line and reason; the rest of the file is processed.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import tzinfo
@@ -55,17 +56,25 @@ class _Lines:
             yield line
 
 
-def _open_text(path: Path):
+def _open_text(path: Path, offset: int = 0):
+    if offset:
+        # mid-file: plain UTF-8 (a byte order mark can only open the file)
+        binary = open(path, "rb")  # noqa: SIM115
+        binary.seek(offset)
+        return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
 
 
-def _rows(path: Path, quarantine: Quarantine) -> Iterator[tuple[int, list[str], str]]:
-    """(line number, fields, raw text) for each CSV row; unparseable rows are quarantined."""
-    with _open_text(path) as fh:
+def _rows(path: Path, quarantine: Quarantine, offset: int = 0,
+          first_line: int = 1) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(line number, fields, raw text) for each CSV row from byte ``offset`` (a row start,
+    on line ``first_line``); unparseable rows are quarantined."""
+    with _open_text(path, offset) as fh:
         lines = _Lines(fh)
         reader = csv.reader(iter(lines), strict=True)
         raw = lines.raw
-        line = 1
+        line = first_line
+        base = first_line - 1
         while True:
             try:
                 row = next(reader)
@@ -74,20 +83,58 @@ def _rows(path: Path, quarantine: Quarantine) -> Iterator[tuple[int, list[str], 
             except csv.Error as e:
                 quarantine.add(path, line, f"csv: {e}", "".join(raw))
                 raw.clear()
-                line = reader.line_num + 1
+                line = base + reader.line_num + 1
                 continue
             yield line, row, raw
             raw.clear()
-            line = reader.line_num + 1
+            line = base + reader.line_num + 1
+
+
+class CsvLayout:
+    """Where a CSV's columns go in one record kind: built from its header row (contract
+    column names, or ``mapping`` contract column -> the file's column)."""
+
+    def __init__(self, path: Path, kind: str, header: list[str],
+                 mapping: dict[str, str] | None = None, tz: tzinfo = UTC) -> None:
+        cols = COLUMNS[kind]
+        self.path, self.name, self.tz = path, str(path), tz
+        self.make = MAKERS[kind]
+        source_of = {c: c for c in cols if c in header}
+        if mapping:
+            source_of.update({c: str(s) for c, s in mapping.items() if c in cols})
+        missing = [c for c in REQUIRED[kind] if source_of.get(c) not in header]
+        if missing:
+            raise RowError(f"{self.name}: header lacks required column(s) {', '.join(missing)}")
+        self.width = width = len(header)
+        #: field index of each contract column (``width``: absent, reads "")
+        self.index = {c: header.index(source_of[c]) if c in source_of else width for c in cols}
+        # Absent contract columns read the empty string appended at index ``width``.
+        self.pick = itemgetter(*[self.index[c] for c in cols])
+        used = {header.index(source_of[c]) for c in source_of}
+        self.extra = [(i, h) for i, h in enumerate(header) if i not in used and h]
+
+    def record(self, line: int, row: list[str], raw: list[str] | str, quarantine: Quarantine):
+        """The record of one data row, or None (blank line, or quarantined)."""
+        if len(row) != self.width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                return None  # blank line
+            quarantine.add(self.path, line, f"expected {self.width} fields, got {len(row)}",
+                           "".join(raw))
+            return None
+        row.append("")
+        extra = self.extra
+        attrs = {h: row[i] for i, h in extra} if extra else None
+        try:
+            return self.make(*self.pick(row), f"{self.name}:{line}", attrs, self.tz)
+        except RowError as e:
+            quarantine.add(self.path, line, str(e), "".join(raw))
+            return None
 
 
 def read_csv(path: Path, kind: str, quarantine: Quarantine, tz: tzinfo = UTC,
              mapping: dict[str, str] | None = None) -> Iterator:
     """Records from a CSV with a header row: contract column names, or ``mapping``
     (contract column -> the file's column) for any other CSV."""
-    make = MAKERS[kind]
-    cols = COLUMNS[kind]
-    name = str(path)
     rows = _rows(path, quarantine)
     headerless = bool(mapping) and all(str(s).isdigit() for s in mapping.values())
     for first_line, header, raw in rows:
@@ -101,29 +148,17 @@ def read_csv(path: Path, kind: str, quarantine: Quarantine, tz: tzinfo = UTC,
         break
     else:
         return
-    source_of = {c: c for c in cols if c in header}
-    if mapping:
-        source_of.update({c: str(s) for c, s in mapping.items() if c in cols})
-    missing = [c for c in REQUIRED[kind] if source_of.get(c) not in header]
-    if missing:
-        raise RowError(f"{name}: header lacks required column(s) {', '.join(missing)}")
-    width = len(header)
-    # Absent contract columns read the empty string appended at index ``width``.
-    pick = itemgetter(*[header.index(source_of[c]) if c in source_of else width for c in cols])
-    used = {header.index(source_of[c]) for c in source_of}
-    extra = [(i, h) for i, h in enumerate(header) if i not in used and h]
+    layout = CsvLayout(path, kind, header, mapping, tz)
+    yield from read_csv_rows(layout, rows, quarantine)
+
+
+def read_csv_rows(layout: CsvLayout, rows: Iterator, quarantine: Quarantine) -> Iterator:
+    """The records of CSV data rows laid out as ``layout`` says."""
+    record = layout.record
     for line, row, raw in rows:
-        if len(row) != width:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line
-            quarantine.add(path, line, f"expected {width} fields, got {len(row)}", "".join(raw))
-            continue
-        row.append("")
-        attrs = {h: row[i] for i, h in extra} if extra else None
-        try:
-            yield make(*pick(row), f"{name}:{line}", attrs, tz)
-        except RowError as e:
-            quarantine.add(path, line, str(e), "".join(raw))
+        r = record(line, row, raw, quarantine)
+        if r is not None:
+            yield r
 
 
 def read_asterisk(path: Path, quarantine: Quarantine, tz: tzinfo = UTC) -> Iterator:
