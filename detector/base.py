@@ -10,11 +10,16 @@ by number; ``expire`` drops idle state.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from detector.alerts import Alert
 from detector.notice import NoticeBoard
 from detector.records import Call, Feedback, Registration, Sms
 from detector.rulefiles import DetectionRule, RuleSet
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 NO_ALERTS: tuple[Alert, ...] = ()
 
@@ -42,6 +47,19 @@ class Detector:
 
     def on_feedback(self, fb: Feedback) -> Iterable[Alert]:
         return NO_ALERTS
+
+    # Columnar replay (detector.columnar): which rows of a frame of records are worth a
+    # handler call. The default, every row, is always right; a narrower choice must keep
+    # every row that can change this detector's state or raise an alert.
+    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | pl.Series | None:
+        """Rows of ``frame`` (records of ``kind``, in dispatch order, before any of them
+        is handled) this detector must see: a boolean expression or Series, or None for
+        every row."""
+        return None
+
+    def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
+        """After the frame's selected rows were handled: take in, in bulk, what the rows
+        left out still teach (see Harassment)."""
 
     def expire(self, now: float) -> None:
         """Forget state idle at event time ``now``."""

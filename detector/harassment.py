@@ -32,6 +32,9 @@ nuisance call, so long friendly calls cost nothing.
 
 from __future__ import annotations
 
+import numpy as np
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Feedback
@@ -64,6 +67,21 @@ class Organisations:
         self.prefixes.sort(key=lambda p: -len(p[0]))
         self._prefix_tuple = tuple(p for p, _ in self.prefixes)
         self.names = frozenset(str(n) for n in (table or {}))
+
+    def owner_expr(self, number: pl.Expr) -> pl.Expr:
+        """:meth:`owner` over a column of numbers (null: no organisation)."""
+        if self.exact:
+            exact = number.replace_strict(list(self.exact), list(self.exact.values()),
+                                          default=None, return_dtype=pl.Utf8)
+        else:
+            exact = pl.lit(None, pl.Utf8)
+        if not self.prefixes:
+            return exact
+        prefix = None
+        for p, name in self.prefixes:  # longest first, as owner() tries them
+            hit = number.str.starts_with(p)
+            prefix = (pl.when(hit) if prefix is None else prefix.when(hit)).then(pl.lit(name))
+        return pl.coalesce(exact, prefix.otherwise(pl.lit(None, pl.Utf8)))
 
     def owner(self, number: str) -> str | None:
         name = self.exact.get(number)
@@ -136,13 +154,17 @@ class Harassment(Detector):
         owner = self.orgs.owner(caller)
         party = owner or caller
         t = call.start
-        victim.last_time = t
         calls = victim.parties.get(party)
         if calls is None:
             if nuisance:
                 # most parties call once: a tuple until the second call needs a window
                 victim.parties[party] = (t, caller, call.ref)
+                victim.last_time = t
+            # An ordinary call from an untracked party leaves no trace (the talk above
+            # aside): a victim is kept alive by nuisance and tracked parties' calls only,
+            # which is also what lets the columnar replay skip such calls.
             return NO_ALERTS
+        victim.last_time = t
         if type(calls) is tuple:
             first = calls
             calls = victim.parties[party] = SlidingWindow(self.window)
@@ -193,6 +215,46 @@ class Harassment(Detector):
                 return [self._alert(fb.number, party, owner, calls, fb.time,
                                     self.rule.priority, None, complaint_at=fb.time)]
         return NO_ALERTS
+
+    # -- columnar replay -----------------------------------------------------------------
+    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Series | None:
+        """Nuisance calls, and other calls between a victim and a party it tracks now or
+        that places a nuisance call in this frame. Conversations left out go to
+        :meth:`absorb`: until the pair is tracked, the talk is all they change."""
+        if kind != "call":
+            return None
+        info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"),
+                            pl.col("callee"), self._party().alias("party"))
+        pestered = info.filter(pl.col("nuisance")).get_column("key").unique()
+        chosen = info.select(pl.col("nuisance") | pl.col("key").is_in(pestered.implode()))
+        chosen = chosen.to_series().to_numpy().copy()
+        rest = np.flatnonzero(~chosen)
+        if len(rest):
+            victims = self.victims
+            callees = info.get_column("callee").gather(rest).to_list()
+            parties = info.get_column("party").gather(rest).to_list()
+            tracked = [(v := victims.get(c)) is not None and p in v.parties
+                       for c, p in zip(callees, parties, strict=True)]
+            chosen[rest[np.asarray(tracked, dtype=bool)]] = True
+        return pl.Series(chosen)
+
+    def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
+        if kind != "call" or selected.all():
+            return
+        talks = (frame.filter(pl.Series(~selected))
+                 .filter(~self._nuisance() & (pl.col("duration") >= self.conversation))
+                 .select(self._pair_key(), pl.col("start")))
+        # in dispatch order: a pair's last conversation wins, as one by one
+        self.talks.update(zip(*talks.get_columns(), strict=True))
+
+    def _nuisance(self) -> pl.Expr:
+        return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
+
+    def _party(self) -> pl.Expr:
+        return pl.coalesce(self.orgs.owner_expr(pl.col("caller")), pl.col("caller"))
+
+    def _pair_key(self) -> pl.Expr:
+        return pl.concat_str([pl.col("callee"), pl.lit("|"), self._party()])
 
     # -- helpers -----------------------------------------------------------------------
     def _complained(self, victim: _Victim, party: str, caller: str, t: float) -> float | None:

@@ -36,6 +36,8 @@ and the subscriber (time of the last call to a service number).
 
 from __future__ import annotations
 
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call
@@ -114,6 +116,20 @@ class IntlFraud(Detector):
             if first != "+" and not (first == "0" and caller[1:2] == "0"):
                 return NO_ALERTS
         return self._score(call, ingress == "international")
+
+    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
+        """Subscribers' calls to short or service numbers (hotline memory), calls through
+        the international gateway, and other inbound calls shown in international format
+        (:meth:`on_call`'s early returns, the service look-up widened to short numbers)."""
+        if kind != "call":
+            return None
+        ingress, caller = pl.col("ingress"), pl.col("caller")
+        own = ingress.is_in(["access", "unknown"])
+        return ((own & ((pl.col("callee_line") == "service")
+                        | (pl.col("callee").str.len_chars() <= 10)))
+                | (ingress == "international")
+                | ((ingress != "access")
+                   & (caller.str.starts_with("+") | caller.str.starts_with("00"))))
 
     def _origin(self, caller: str) -> tuple:
         """(category, region, risk, reason) of a caller, cached per number."""

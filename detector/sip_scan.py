@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from itertools import islice
 
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Registration
@@ -113,6 +115,10 @@ class SipScan(Detector):
             source = self._sources[ip] = _Source(self.window)
         return self._observe(source, ip, reg.time, reg.line if refused else None, failed,
                              scanner, reg.user_agent, reg.ref, "registration")
+
+    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
+        """Calls with a signalling source address (the others carry nothing to judge)."""
+        return pl.col("src_ip") != "" if kind == "call" else None
 
     def on_call(self, call: Call) -> list[Alert] | tuple:
         ip = call.src_ip

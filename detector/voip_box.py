@@ -37,6 +37,8 @@ from __future__ import annotations
 import re
 from collections import deque
 
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Registration
@@ -130,6 +132,8 @@ class VoipBox(Detector):
         self.gateway_agents = (re.compile("|".join(f"(?:{a})" for a in agents), re.IGNORECASE)
                                if agents else None)
         self.plan = rules.numbering_plan()
+        # callee -> destination (country / area / category): classifying costs ~15 us
+        self._destinations: dict[str, str] = {}
         # what one call adds to the decaying hourly rate (see DecayingRate.rate)
         self._per_call_rate = 3600.0 * 0.6931471805599453 / self.half_life
         self.lines: dict[str, _Line] = {}
@@ -190,6 +194,15 @@ class VoipBox(Detector):
             return NO_ALERTS  # the cheap exit: most lines, most calls
         return self._judge(number, line, t, odd_hour)
 
+    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
+        """Outbound calls of lines it judges, and inbound calls that found a line BUSY
+        (see :meth:`on_call`'s early returns)."""
+        if kind != "call":
+            return None
+        access = pl.col("ingress") == "access"
+        return ((access & ~pl.col("caller_line").is_in(sorted(self.skip_lines)))
+                | (~access & (pl.col("disposition") == "BUSY")))
+
     def on_registration(self, reg: Registration) -> list[Alert] | tuple:
         if reg.status is not None and reg.status >= 300:
             return NO_ALERTS  # a challenge or a refusal proves nothing about the device
@@ -203,12 +216,19 @@ class VoipBox(Detector):
 
     # -- signals -----------------------------------------------------------------------
     def _destination(self, callee: str) -> str:
-        info = self.plan.classify(callee)
-        if info.category == "international":
-            return "+" + (info.country_code or "?")
-        if info.category == "fixed":
-            return "0" + (info.area or "")
-        return info.category
+        dest = self._destinations.get(callee)
+        if dest is None:
+            info = self.plan.classify(callee)
+            if info.category == "international":
+                dest = "+" + (info.country_code or "?")
+            elif info.category == "fixed":
+                dest = "0" + (info.area or "")
+            else:
+                dest = info.category
+            if len(self._destinations) >= 100_000:  # bounded: a cache, not state
+                self._destinations.clear()
+            self._destinations[callee] = dest
+        return dest
 
     def _device(self, line: _Line, t: float, agent: str, address: str, ref: str) -> bool:
         """Learn a device; True when it is new for a line that had one before."""
