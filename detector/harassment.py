@@ -12,8 +12,10 @@ and talk, and shoppers called by many different couriers who answer, stay below.
 the victim complained about it (``complaint`` / ``not_me`` feedback naming the number,
 a prefix of it, or the organisation) is critical.
 
-State is keyed by the victim (callee); a party gets a window only once it places a
-nuisance call, so long friendly calls cost nothing.
+State is keyed by the pair victim (callee) | party. Most pairs only ever see one
+nuisance call (a wrong number, a missed call): such a pair is one entry in a flat
+table of single calls. A pair gets a window, under its victim, at its second call; long
+friendly calls cost one entry in the table of conversations.
 
 >>> from detector.rulefiles import RuleSet
 >>> from detector.records import Call, Feedback
@@ -100,9 +102,9 @@ class _Victim:
     __slots__ = ("parties", "complaints", "last_time")
 
     def __init__(self) -> None:
-        #: party (number or organisation) -> window of its calls (value: the calling number),
-        #: or (time, number, ref) while it has placed a single nuisance call
-        self.parties: dict[str, SlidingWindow | tuple] = {}
+        #: party (number or organisation) with two or more calls -> window of its calls
+        #: (value: the calling number)
+        self.parties: dict[str, SlidingWindow] = {}
         #: complained-about party, number or prefix -> time of the latest complaint
         self.complaints: dict[str, float] = {}
         self.last_time = 0.0
@@ -131,6 +133,10 @@ class Harassment(Detector):
         self.exempt_victims = frozenset(p["exempt_victim_categories"])
         self.plan = rules.numbering_plan()
         self.victims: dict[str, _Victim] = {}
+        #: "victim|party" -> (time, number, ref) of a pair's single nuisance call so far
+        self.singles: dict[str, tuple[float, str, str]] = {}
+        #: "victim|party" of the pairs with a window (mirrors victims[v].parties)
+        self.windowed: set[str] = set()
         #: "victim|party" -> time of their latest conversation (answered, conversation_call+)
         self.talks: dict[str, float] = {}
         self.sweep_every = self.window / 7
@@ -140,35 +146,30 @@ class Harassment(Detector):
     # -- records -----------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:
         callee = call.callee
-        victim = self.victims.get(callee)
-        nuisance = call.disposition != "ANSWERED" or call.duration < self.short_call
         caller = call.caller
-        if not nuisance and call.duration >= self.conversation:
-            # they talk: remembered even before any nuisance call (one small entry per pair)
-            owner = self.orgs.owner(caller)
-            self.talks[f"{callee}|{owner or caller}"] = call.start
-        if victim is None:
-            if not nuisance:
-                return NO_ALERTS  # a friendly call from a party we do not track costs little
-            victim = self.victims[callee] = _Victim()
+        nuisance = call.disposition != "ANSWERED" or call.duration < self.short_call
         owner = self.orgs.owner(caller)
         party = owner or caller
+        key = f"{callee}|{party}"
         t = call.start
-        calls = victim.parties.get(party)
+        if not nuisance and call.duration >= self.conversation:
+            # they talk: remembered even before any nuisance call (one small entry per pair)
+            self.talks[key] = t
+        victim = self.victims.get(callee)
+        calls = victim.parties.get(party) if victim is not None else None
         if calls is None:
-            if nuisance:
-                # most parties call once: a tuple until the second call needs a window
-                victim.parties[party] = (t, caller, call.ref)
-                victim.last_time = t
-            # An ordinary call from an untracked party leaves no trace (the talk above
-            # aside): a victim is kept alive by nuisance and tracked parties' calls only,
-            # which is also what lets the columnar replay skip such calls.
-            return NO_ALERTS
-        victim.last_time = t
-        if type(calls) is tuple:
-            first = calls
+            first = self.singles.pop(key, None)
+            if first is None:
+                if nuisance:
+                    self.singles[key] = (t, caller, call.ref)
+                return NO_ALERTS  # an ordinary call from a party not tracked: nothing to do
+            # the pair's second call: from now on it has a window
+            if victim is None:
+                victim = self.victims[callee] = _Victim()
             calls = victim.parties[party] = SlidingWindow(self.window)
+            self.windowed.add(key)
             calls.add(first[0], first[1], 1, first[2])
+        victim.last_time = t
         calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
             return NO_ALERTS
@@ -180,7 +181,7 @@ class Harassment(Detector):
             severity = self.escalate_to
         elif (nuisance_calls >= self.min_calls and nuisance_calls >= self.min_share * len(calls)
               and nuisance_calls >= self.min_per_day * max(1.0, calls.span() / 86400.0)):
-            talked = self.talks.get(f"{callee}|{party}")
+            talked = self.talks.get(key)
             if talked is not None and t - talked <= self.window:
                 return NO_ALERTS  # they talk: a friend or relative, until the victim complains
             severity = self.rule.priority
@@ -202,9 +203,7 @@ class Harassment(Detector):
         victim.last_time = max(victim.last_time, fb.time)
         # The subscriber's own word confirms what the calls suggest: a complaint about a
         # party that already placed several nuisance calls is raised at once.
-        for party, calls in victim.parties.items():
-            if type(calls) is tuple:
-                continue  # a single call is never enough
+        for party, calls in victim.parties.items():  # a single call is never enough
             if party != named and not (party.startswith(named) or
                                        any(v.startswith(named) for v in calls.values)):
                 continue
@@ -218,34 +217,34 @@ class Harassment(Detector):
 
     # -- columnar replay -----------------------------------------------------------------
     def selects(self, kind: str, frame: pl.DataFrame) -> pl.Series | None:
-        """Nuisance calls, and other calls between a victim and a party it tracks now or
-        that places a nuisance call in this frame. Conversations left out go to
-        :meth:`absorb`: until the pair is tracked, the talk is all they change."""
+        """The calls of pairs tracked now (a single call or a window), and of pairs with a
+        nuisance call and another call in this frame. The rest go to :meth:`absorb`: a
+        lone nuisance call of a new pair only becomes a single, a conversation of an
+        untracked pair only a talk."""
         if kind != "call":
             return None
-        info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"),
-                            pl.col("callee"), self._party().alias("party"))
-        pestered = info.filter(pl.col("nuisance")).get_column("key").unique()
-        chosen = info.select(pl.col("nuisance") | pl.col("key").is_in(pestered.implode()))
-        chosen = chosen.to_series().to_numpy().copy()
-        rest = np.flatnonzero(~chosen)
-        if len(rest):
-            victims = self.victims
-            callees = info.get_column("callee").gather(rest).to_list()
-            parties = info.get_column("party").gather(rest).to_list()
-            tracked = [(v := victims.get(c)) is not None and p in v.parties
-                       for c, p in zip(callees, parties, strict=True)]
-            chosen[rest[np.asarray(tracked, dtype=bool)]] = True
-        return pl.Series(chosen)
+        info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
+        keys = info.get_column("key").to_list()
+        tracked = (np.fromiter(map(self.singles.__contains__, keys), bool, len(keys))
+                   | np.fromiter(map(self.windowed.__contains__, keys), bool, len(keys)))
+        busy = info.select((pl.col("nuisance").any().over("key")
+                            & (pl.len().over("key") > 1)).alias("busy")).to_series()
+        return pl.Series(tracked | busy.to_numpy())
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
         if kind != "call" or selected.all():
             return
-        talks = (frame.filter(pl.Series(~selected))
-                 .filter(~self._nuisance() & (pl.col("duration") >= self.conversation))
-                 .select(self._pair_key(), pl.col("start")))
+        rest = frame.filter(pl.Series(~selected)).with_columns(
+            self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
         # in dispatch order: a pair's last conversation wins, as one by one
-        self.talks.update(zip(*talks.get_columns(), strict=True))
+        talks = rest.filter(~pl.col("nuisance") & (pl.col("duration") >= self.conversation))
+        self.talks.update(zip(talks.get_column("key").to_list(),
+                              talks.get_column("start").to_list(), strict=True))
+        lone = rest.filter(pl.col("nuisance")).select(
+            "key", "start", "caller",
+            pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
+        key, start, caller, ref = (c.to_list() for c in lone.get_columns())
+        self.singles.update(zip(key, zip(start, caller, ref, strict=True), strict=True))
 
     def _nuisance(self) -> pl.Expr:
         return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
@@ -311,16 +310,18 @@ class Harassment(Detector):
         horizon = now - self.window
         complaint_horizon = now - self.complaint_memory
         dead = []
+        windowed = self.windowed
         for number, victim in self.victims.items():
             if victim.last_time < horizon:
+                windowed.difference_update(f"{number}|{p}" for p in victim.parties)
                 if not victim.complaints:
                     dead.append(number)
                     continue
                 victim.parties.clear()
             elif len(victim.parties) > 1:
-                for p in [p for p, w in victim.parties.items()
-                          if (w[0] if type(w) is tuple else w.events[-1][0]) < horizon]:
+                for p in [p for p, w in victim.parties.items() if w.events[-1][0] < horizon]:
                     del victim.parties[p]
+                    windowed.discard(f"{number}|{p}")
             if victim.complaints:
                 for about in [a for a, w in victim.complaints.items() if w < complaint_horizon]:
                     del victim.complaints[about]
@@ -330,9 +331,11 @@ class Harassment(Detector):
             del self.victims[number]
         for pair in [k for k, when in self.talks.items() if when < horizon]:
             del self.talks[pair]
+        for pair in [k for k, first in self.singles.items() if first[0] < horizon]:
+            del self.singles[pair]
 
     def tracked(self) -> int:
-        return len(self.victims)
+        return len(self.victims) + len(self.singles)
 
 
 DETECTOR = Harassment
