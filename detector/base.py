@@ -51,15 +51,18 @@ class Detector:
     # Columnar replay (detector.columnar): which rows of a frame of records are worth a
     # handler call. The default, every row, is always right; a narrower choice must keep
     # every row that can change this detector's state or raise an alert.
-    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | pl.Series | None:
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Expr | pl.Series | None:
         """Rows of ``frame`` (records of ``kind``, in dispatch order, before any of them
         is handled) this detector must see: a boolean expression or Series, or None for
-        every row."""
+        every row. ``segment`` holds the frames of every kind dispatched together with
+        it (between two of the engine's expiry points), for choices that depend on
+        records of other kinds."""
         return None
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
-        """After the frame's selected rows were handled: take in, in bulk, what the rows
-        left out still teach (see Harassment)."""
+        """After the segment's selected rows were handled: take in, in bulk, what the
+        rows left out still teach (see Harassment)."""
 
     def expire(self, now: float) -> None:
         """Forget state idle at event time ``now``."""

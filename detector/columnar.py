@@ -195,18 +195,20 @@ class FrameFeed:
     def _run(self, ready: dict[str, pl.DataFrame], places: dict[str, np.ndarray], start: int,
              end: int, out: list[Alert]) -> None:
         """Hand the records at places ``start:end`` to the handlers that select them."""
+        segment: dict[str, tuple[pl.DataFrame, int]] = {}
+        for kind, frame in ready.items():
+            r0, r1 = np.searchsorted(places[kind], [start, end])
+            if r1 > r0:
+                segment[kind] = (frame.slice(int(r0), int(r1 - r0)), int(r0))
+        frames = {kind: part for kind, (part, _) in segment.items()}
         work = []  # per kind: (places, records, handler tuples)
         absorbers = []
-        for kind, frame in ready.items():
-            place = places[kind]
-            r0, r1 = np.searchsorted(place, [start, end])
-            if r1 == r0:
-                continue
-            part = frame.slice(int(r0), int(r1 - r0))
+        for kind, (part, r0) in segment.items():
             handlers = self._handlers[kind]
             codes = np.zeros(part.height, dtype=np.int64)
             for bit, (_, detector) in enumerate(handlers):
-                chosen = detector.selects(kind, part) if detector is not None else None
+                chosen = (detector.selects(kind, part, frames) if detector is not None
+                          else None)
                 if chosen is None:
                     codes |= 1 << bit
                     continue
@@ -214,7 +216,7 @@ class FrameFeed:
                     chosen = part.select(chosen.fill_null(False)).to_series()
                 mask = chosen.to_numpy()
                 codes[mask] |= 1 << bit
-                if detector is not None and type(detector).absorb is not Detector.absorb:
+                if type(detector).absorb is not Detector.absorb:
                     absorbers.append((detector, kind, part, mask))
             rows = np.flatnonzero(codes)
             if not len(rows):
@@ -222,7 +224,7 @@ class FrameFeed:
             combos = {c: tuple(h for bit, (h, _) in enumerate(handlers) if c >> bit & 1)
                       for c in np.unique(codes[rows]).tolist()}
             chosen_rows = part if len(rows) == part.height else part[rows]
-            work.append((place[r0 + rows], materialise(kind, chosen_rows),
+            work.append((places[kind][r0 + rows], materialise(kind, chosen_rows),
                          [combos[c] for c in codes[rows].tolist()]))
         if len(work) == 1:
             _, records, handler_lists = work[0]

@@ -216,7 +216,8 @@ class Harassment(Detector):
         return NO_ALERTS
 
     # -- columnar replay -----------------------------------------------------------------
-    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Series | None:
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Series | None:
         """The calls of pairs tracked now (a single call or a window), and of pairs with a
         nuisance call and another call in this frame. The rest go to :meth:`absorb`: a
         lone nuisance call of a new pair only becomes a single, a conversation of an

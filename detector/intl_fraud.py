@@ -117,7 +117,8 @@ class IntlFraud(Detector):
                 return NO_ALERTS
         return self._score(call, ingress == "international")
 
-    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Expr | None:
         """Subscribers' calls to short or service numbers (hotline memory), calls through
         the international gateway, and other inbound calls shown in international format
         (:meth:`on_call`'s early returns, the service look-up widened to short numbers)."""

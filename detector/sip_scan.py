@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from itertools import islice
 
+import numpy as np
 import polars as pl
 
 from detector.alerts import Alert, iso
@@ -39,6 +40,8 @@ from detector.base import NO_ALERTS, Detector
 from detector.records import Call, Registration
 from detector.rulefiles import RuleSet
 from detector.windows import SlidingWindow
+
+_SOURCE_COLUMN = {"call": "src_ip", "registration": "contact_ip"}
 
 
 class _Source:
@@ -116,9 +119,35 @@ class SipScan(Detector):
         return self._observe(source, ip, reg.time, reg.line if refused else None, failed,
                              scanner, reg.user_agent, reg.ref, "registration")
 
-    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
-        """Calls with a signalling source address (the others carry nothing to judge)."""
-        return pl.col("src_ip") != "" if kind == "call" else None
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Series | None:
+        """Rows from a source address tracked now, or that fails or shows a scanner's
+        User-Agent anywhere in this segment (calls and registrations alike: either kind
+        starts tracking an address); the others leave no trace (see the handlers)."""
+        if kind not in _SOURCE_COLUMN:
+            return None
+        triggered = set()
+        for k, f in segment.items():
+            if k in _SOURCE_COLUMN:
+                triggered.update(f.filter(self._trigger(k, f) & (pl.col(_SOURCE_COLUMN[k]) != ""))
+                                 .get_column(_SOURCE_COLUMN[k]).unique().to_list())
+        ip = pl.col(_SOURCE_COLUMN[kind])
+        flags = frame.select((ip != "").alias("known"), ip.is_in(sorted(triggered)).alias("hit"))
+        chosen = flags.get_column("hit").to_numpy().copy()
+        rest = np.flatnonzero(flags.get_column("known").to_numpy() & ~chosen)
+        ips = frame.get_column(_SOURCE_COLUMN[kind]).gather(rest).to_list()
+        chosen[rest[np.fromiter(map(self._sources.__contains__, ips), bool, len(ips))]] = True
+        return pl.Series(chosen)
+
+    def _trigger(self, kind: str, frame: pl.DataFrame) -> pl.Expr:
+        """Rows that open a source's window: failures and known scanners' User-Agents."""
+        agents = [a for a in frame.get_column("user_agent").unique().to_list()
+                  if a and self.scanner_of(a)]
+        if kind == "call":
+            failed = pl.col("disposition").is_in(sorted(self.failed_dispositions))
+        else:
+            failed = pl.col("status").is_in(sorted(self.failure_statuses)).fill_null(False)
+        return failed | pl.col("user_agent").is_in(agents)
 
     def on_call(self, call: Call) -> list[Alert] | tuple:
         ip = call.src_ip

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections import deque
 
+import numpy as np
 import polars as pl
 
 from detector.alerts import Alert, iso
@@ -194,14 +195,52 @@ class VoipBox(Detector):
             return NO_ALERTS  # the cheap exit: most lines, most calls
         return self._judge(number, line, t, odd_hour)
 
-    def selects(self, kind: str, frame: pl.DataFrame) -> pl.Expr | None:
-        """Outbound calls of lines it judges, and inbound calls that found a line BUSY
-        (see :meth:`on_call`'s early returns)."""
-        if kind != "call":
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Expr | pl.Series | None:
+        """Calls: outbound calls of lines it judges, and inbound calls that found a line
+        BUSY (see :meth:`on_call`'s early returns). Registrations: accepted ones, except a
+        known line's re-registration from its last device while the line places no call
+        and shows no other device in this segment: that only marks the line alive
+        (:meth:`absorb`)."""
+        if kind == "call":
+            return self._judged_calls() | ((pl.col("ingress") != "access")
+                                           & (pl.col("disposition") == "BUSY"))
+        if kind != "registration":
             return None
-        access = pl.col("ingress") == "access"
-        return ((access & ~pl.col("caller_line").is_in(sorted(self.skip_lines)))
-                | (~access & (pl.col("disposition") == "BUSY")))
+        accepted = frame.select((pl.col("status").is_null() | (pl.col("status") < 300))
+                                .alias("ok"), pl.col("line"),
+                                pl.struct("user_agent", "contact_ip").n_unique().over("line")
+                                .alias("devices"))
+        calls = segment.get("call")
+        calling = (set() if calls is None else
+                   set(calls.filter(self._judged_calls()).get_column("caller").to_list()))
+        lines = self.lines
+        chosen = []
+        for ok, number, devices, agent, address in zip(
+                accepted.get_column("ok").to_list(), accepted.get_column("line").to_list(),
+                accepted.get_column("devices").to_list(), frame.get_column("user_agent").to_list(),
+                frame.get_column("contact_ip").to_list(), strict=True):
+            if not ok:
+                chosen.append(False)
+                continue
+            line = lines.get(number)
+            chosen.append(line is None or devices > 1 or number in calling
+                          or line.last_device != (agent, address))
+        return pl.Series(chosen, dtype=pl.Boolean)
+
+    def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
+        if kind != "registration" or selected.all():
+            return
+        alive = frame.filter(pl.Series(~selected)
+                             & (pl.col("status").is_null() | (pl.col("status") < 300)))
+        lines = self.lines
+        for number, t in zip(alive.get_column("line").to_list(),
+                             alive.get_column("time").to_list(), strict=True):
+            lines[number].last_time = t
+
+    def _judged_calls(self) -> pl.Expr:
+        return ((pl.col("ingress") == "access")
+                & ~pl.col("caller_line").is_in(sorted(self.skip_lines)))
 
     def on_registration(self, reg: Registration) -> list[Alert] | tuple:
         if reg.status is not None and reg.status >= 300:
