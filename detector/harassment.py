@@ -133,10 +133,9 @@ class Harassment(Detector):
         self.exempt_victims = frozenset(p["exempt_victim_categories"])
         self.plan = rules.numbering_plan()
         self.victims: dict[str, _Victim] = {}
-        #: "victim|party" -> (time, number, ref) of a pair's single nuisance call so far
-        self.singles: dict[str, tuple[float, str, str]] = {}
-        #: "victim|party" of the pairs with a window (mirrors victims[v].parties)
-        self.windowed: set[str] = set()
+        #: "victim|party" -> (time, number, ref) of a pair's single nuisance call so far,
+        #: or, from its second call, the pair's window (also in victims[victim].parties)
+        self.pairs: dict[str, tuple[float, str, str] | SlidingWindow] = {}
         #: "victim|party" -> time of their latest conversation (answered, conversation_call+)
         self.talks: dict[str, float] = {}
         self.sweep_every = self.window / 7
@@ -155,20 +154,21 @@ class Harassment(Detector):
         if not nuisance and call.duration >= self.conversation:
             # they talk: remembered even before any nuisance call (one small entry per pair)
             self.talks[key] = t
-        victim = self.victims.get(callee)
-        calls = victim.parties.get(party) if victim is not None else None
+        calls = self.pairs.get(key)
         if calls is None:
-            first = self.singles.pop(key, None)
-            if first is None:
-                if nuisance:
-                    self.singles[key] = (t, caller, call.ref)
-                return NO_ALERTS  # an ordinary call from a party not tracked: nothing to do
+            if nuisance:
+                self.pairs[key] = (t, caller, call.ref)
+            return NO_ALERTS  # an ordinary call from a party not tracked: nothing to do
+        if type(calls) is tuple:
             # the pair's second call: from now on it has a window
+            first = calls
+            victim = self.victims.get(callee)
             if victim is None:
                 victim = self.victims[callee] = _Victim()
-            calls = victim.parties[party] = SlidingWindow(self.window)
-            self.windowed.add(key)
+            calls = victim.parties[party] = self.pairs[key] = SlidingWindow(self.window)
             calls.add(first[0], first[1], 1, first[2])
+        else:
+            victim = self.victims[callee]
         victim.last_time = t
         calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
@@ -226,8 +226,7 @@ class Harassment(Detector):
             return None
         info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
         keys = info.get_column("key").to_list()
-        tracked = (np.fromiter(map(self.singles.__contains__, keys), bool, len(keys))
-                   | np.fromiter(map(self.windowed.__contains__, keys), bool, len(keys)))
+        tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
         busy = info.select((pl.col("nuisance").any().over("key")
                             & (pl.len().over("key") > 1)).alias("busy")).to_series()
         return pl.Series(tracked | busy.to_numpy())
@@ -245,7 +244,7 @@ class Harassment(Detector):
             "key", "start", "caller",
             pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
         key, start, caller, ref = (c.to_list() for c in lone.get_columns())
-        self.singles.update(zip(key, zip(start, caller, ref, strict=True), strict=True))
+        self.pairs.update(zip(key, zip(start, caller, ref, strict=True), strict=True))
 
     def _nuisance(self) -> pl.Expr:
         return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
@@ -311,10 +310,11 @@ class Harassment(Detector):
         horizon = now - self.window
         complaint_horizon = now - self.complaint_memory
         dead = []
-        windowed = self.windowed
+        pairs = self.pairs
         for number, victim in self.victims.items():
             if victim.last_time < horizon:
-                windowed.difference_update(f"{number}|{p}" for p in victim.parties)
+                for p in victim.parties:
+                    del pairs[f"{number}|{p}"]
                 if not victim.complaints:
                     dead.append(number)
                     continue
@@ -322,7 +322,7 @@ class Harassment(Detector):
             elif len(victim.parties) > 1:
                 for p in [p for p, w in victim.parties.items() if w.events[-1][0] < horizon]:
                     del victim.parties[p]
-                    windowed.discard(f"{number}|{p}")
+                    del pairs[f"{number}|{p}"]
             if victim.complaints:
                 for about in [a for a, w in victim.complaints.items() if w < complaint_horizon]:
                     del victim.complaints[about]
@@ -332,11 +332,12 @@ class Harassment(Detector):
             del self.victims[number]
         for pair in [k for k, when in self.talks.items() if when < horizon]:
             del self.talks[pair]
-        for pair in [k for k, first in self.singles.items() if first[0] < horizon]:
-            del self.singles[pair]
+        for pair in [k for k, first in pairs.items() if type(first) is tuple
+                     and first[0] < horizon]:
+            del pairs[pair]
 
     def tracked(self) -> int:
-        return len(self.victims) + len(self.singles)
+        return len(self.pairs)  # victim/party pairs: a single call or a window each
 
 
 DETECTOR = Harassment
