@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Sms
@@ -90,6 +93,26 @@ class OptoutViolation(Detector):
             return None
         word = _TRIM.sub("", text).upper()
         return word if word in self.words else None
+
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Series | None:
+        """Replies short enough to be an unsubscribe word, and messages to subscribers
+        who opted out of someone (before or by such a reply in this segment)."""
+        if kind != "sms":
+            return None
+        text = pl.col("text")
+        reply = ((pl.col("direction") == "mo") & text.is_not_null()
+                 & (text.str.len_chars() <= self.longest_word + 8))
+        delivered = (pl.col("direction") != "mo") & text.is_not_null() & (text != "")
+        flags = frame.select(reply.alias("reply"), delivered.alias("mt"))
+        chosen = flags.get_column("reply").to_numpy().copy()
+        repliers = set(frame.filter(pl.Series(chosen)).get_column("sender").to_list())
+        mt = np.flatnonzero(flags.get_column("mt").to_numpy())
+        recipients = frame.get_column("recipient").gather(mt).to_list()
+        optouts = self._optouts
+        chosen[mt[np.fromiter((r in optouts or r in repliers for r in recipients), bool,
+                              len(recipients))]] = True
+        return pl.Series(chosen)
 
     def on_sms(self, sms: Sms) -> list[Alert] | tuple:
         text = sms.text

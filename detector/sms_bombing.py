@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import polars as pl
+
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
 from detector.records import Sms
@@ -79,6 +82,28 @@ class SmsBombing(Detector):
         if sms.sender in self.bank_senders:
             return True
         return self.bank_patterns is not None and self.bank_patterns.search(text) is not None
+
+    def selects(self, kind: str, frame: pl.DataFrame,
+                segment: dict[str, pl.DataFrame]) -> pl.Series | None:
+        """Verification codes (the same pattern as :meth:`on_sms`), and other messages to
+        a recipient with a flood under way or starting in this segment (a bank's message
+        inside a flood)."""
+        if kind != "sms" or self.verification is None:
+            return None
+        mt = frame.select((pl.col("direction") != "mo") & pl.col("text").is_not_null()
+                          & (pl.col("text") != "")).to_series().to_numpy()
+        rows = np.flatnonzero(mt)
+        search = self.verification.search
+        texts = frame.get_column("text").gather(rows).to_list()
+        code = np.fromiter((search(t) is not None for t in texts), bool, len(texts))
+        recipients = frame.get_column("recipient").gather(rows).to_list()
+        flooded = {r for r, c in zip(recipients, code.tolist(), strict=True) if c}
+        floods = self._floods
+        other = np.fromiter((r in floods or r in flooded for r in recipients), bool,
+                            len(recipients))
+        chosen = np.zeros(frame.height, dtype=bool)
+        chosen[rows[code | other]] = True
+        return pl.Series(chosen)
 
     def on_sms(self, sms: Sms) -> list[Alert] | tuple:
         text = sms.text
