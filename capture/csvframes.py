@@ -211,9 +211,11 @@ def _slow_row(layout: CsvLayout, line: int, text: str, quarantine: Quarantine):
 # -- plain forms and their conversions, per record kind ----------------------------------
 def _time(f: pl.Expr):
     # The shape is fixed by _ISO; chrono and datetime.fromisoformat then agree but for
-    # second 60 (a leap second to chrono, an error to Python) and offsets of 24 h or more.
+    # second 60 (a leap second to chrono, an error to Python) and offsets of 24 h or more
+    # or with 60 minutes.
     # The local part and the offset are parsed apart: chrono's %z costs 3x the rest.
-    iso = (f.str.contains(_ISO) & (f.str.slice(17, 2) <= "59") & (f.str.slice(20, 2) <= "23"))
+    iso = (f.str.contains(_ISO) & (f.str.slice(17, 2) <= "59") & (f.str.slice(20, 2) <= "23")
+           & (f.str.slice(23, 2) <= "59"))
     local = (f.str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="ms",
                                                    strict=False).dt.epoch("s"))
     offset = (f.str.slice(20, 2).cast(pl.Int64, strict=False) * 3600

@@ -163,9 +163,12 @@ def _int_or_none(value, what: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(float(value))
+        n = int(float(value))
     except (ValueError, OverflowError):
         raise RowError(f"bad {what}") from None
+    if not 0 <= n < 2**31:  # a status code or seconds: anything else is a typo
+        raise RowError(f"bad {what}")
+    return n
 
 
 def make_registration(time, line, contact_ip, user_agent, status, expires, origin: str, attrs,

@@ -91,6 +91,11 @@ class FrameFeed:
         by_row = order.with_columns(pl.Series("slot", slots),
                                     (pl.int_range(order.height, dtype=pl.Int64) + base)
                                     .alias("seq")).sort("n")
+        # the watermark's advances also release what earlier pushes left buffered, of
+        # every kind (not only the kinds in this push)
+        for kind, old in self._pending.items():
+            self._pending[kind] = old.with_columns(pl.Series(
+                "_slot", self._release_slots(old.get_column(TIME_COLUMN[kind]).to_numpy(), -1)))
         offset = 0
         for kind, frame in new.items():
             part = by_row.slice(offset, frame.height)
@@ -98,11 +103,7 @@ class FrameFeed:
             frame = frame.drop("arrival").with_columns(part.get_column("seq").alias("_seq"),
                                                        part.get_column("slot").alias("_slot"))
             old = self._pending.get(kind)
-            if old is not None:
-                old_slots = self._release_slots(old.get_column(TIME_COLUMN[kind]).to_numpy(),
-                                                -1)
-                frame = pl.concat([old.with_columns(pl.Series("_slot", old_slots)), frame])
-            self._pending[kind] = frame
+            self._pending[kind] = frame if old is None else pl.concat([old, frame])
         return self._dispatch_ready()
 
     def flush(self) -> list[Alert]:
