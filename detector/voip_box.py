@@ -167,13 +167,29 @@ class VoipBox(Detector):
         calls = line.calls
         if calls is None:
             calls = line.calls = SlidingWindow(self.width)
-        calls.add(t, call.callee, 1 if failed else 0, call.ref)
-        line.rate.add(t)
+        # SlidingWindow.add and DecayingRate.add, inlined: this runs for every call of
+        # every judged line (measured 14.8 -> see bench/RESULTS.md us per call)
+        callee = call.callee
+        events, values = calls.events, calls.values
+        events.append((t, callee, 1 if failed else 0, call.ref))
+        values[callee] = values.get(callee, 0) + 1
+        if failed:
+            calls.flagged += 1
+        if events[0][0] < t - self.width:
+            calls.slide(t)
+        rate = line.rate
+        if t > rate.time:
+            rate.value = rate.value * 0.5 ** ((t - rate.time) / rate.half_life) + 1.0
+            rate.time = t
+        else:
+            rate.value += 1.0
         hour_bit = 1 << int(((t + self.utc_offset) % 86400) // 3600)
         odd_hour = line.history >= self.min_history and not line.hours & hour_bit
         line.hours |= hour_bit
         line.history += 1
-        dest = self._destination(call.callee)
+        dest = self._destinations.get(callee)
+        if dest is None:
+            dest = self._destination(callee)
         if dest not in line.dests:
             if line.history > self.min_history:
                 if not line.window_new_dests:
@@ -190,8 +206,7 @@ class VoipBox(Detector):
             if self._learn_tick >= self.learn_every:
                 self._learn_tick = 0
                 self.model.learn_one(self._features(line, t, odd_hour, self._baseline(line, t)))
-        n = len(calls)
-        if n < self.min_calls and t - line.device_time > self.device_memory:
+        if len(events) < self.min_calls and t - line.device_time > self.device_memory:
             return NO_ALERTS  # the cheap exit: most lines, most calls
         return self._judge(number, line, t, odd_hour)
 
