@@ -141,13 +141,17 @@ class Harassment(Detector):
         self.sweep_every = self.window / 7
         self._next_sweep = float("-inf")
         self._window_text = str(p["window"])
+        self._selected_frame: tuple = (None, [], None)
 
     # -- records -----------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:
         callee = call.callee
         caller = call.caller
         nuisance = call.disposition != "ANSWERED" or call.duration < self.short_call
-        owner = self.orgs.owner(caller)
+        orgs = self.orgs
+        owner = orgs.exact.get(caller)  # Organisations.owner, its common case inlined
+        if owner is None and orgs.prefixes:
+            owner = orgs.owner(caller)
         party = owner or caller
         key = f"{callee}|{party}"
         t = call.start
@@ -170,9 +174,10 @@ class Harassment(Detector):
         else:
             victim = self.victims[callee]
         victim.last_time = t
-        calls.add(t, caller, 1 if nuisance else 0, call.ref)
         if not nuisance:
+            calls.add(t, caller, 0, call.ref)
             return NO_ALERTS
+        calls.add(t, caller, 1, call.ref)
         nuisance_calls = calls.flagged
         if nuisance_calls < self.escalate_calls:
             return NO_ALERTS
@@ -227,24 +232,35 @@ class Harassment(Detector):
         info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
         keys = info.get_column("key").to_list()
         tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
-        busy = info.select((pl.col("nuisance").any().over("key")
-                            & (pl.len().over("key") > 1)).alias("busy")).to_series()
-        return pl.Series(tracked | busy.to_numpy())
+        flags = info.select(pl.col("nuisance"), (pl.col("nuisance").any().over("key")
+                                                 & (pl.len().over("key") > 1)).alias("busy"))
+        nuisance = flags.get_column("nuisance").to_numpy()
+        self._selected_frame = (frame, keys, nuisance)  # for absorb(), same frame
+        return pl.Series(tracked | flags.get_column("busy").to_numpy())
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
         if kind != "call" or selected.all():
             return
-        rest = frame.filter(pl.Series(~selected)).with_columns(
-            self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
+        seen, keys, nuisance = self._selected_frame
+        if seen is not frame:  # not the frame selects() just saw: work its keys out again
+            info = frame.select(self._nuisance().alias("nuisance"),
+                                self._pair_key().alias("key"))
+            keys = info.get_column("key").to_list()
+            nuisance = info.get_column("nuisance").to_numpy()
         # in dispatch order: a pair's last conversation wins, as one by one
-        talks = rest.filter(~pl.col("nuisance") & (pl.col("duration") >= self.conversation))
-        self.talks.update(zip(talks.get_column("key").to_list(),
-                              talks.get_column("start").to_list(), strict=True))
-        lone = rest.filter(pl.col("nuisance")).select(
-            "key", "start", "caller",
-            pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
-        key, start, caller, ref = (c.to_list() for c in lone.get_columns())
-        self.pairs.update(zip(key, zip(start, caller, ref, strict=True), strict=True))
+        talks = np.flatnonzero(~selected & ~nuisance
+                               & (frame.get_column("duration").to_numpy() >= self.conversation))
+        if len(talks):
+            self.talks.update(zip([keys[i] for i in talks],
+                                  frame.get_column("start").gather(talks).to_list(), strict=True))
+        lone = np.flatnonzero(~selected & nuisance)
+        if len(lone):
+            firsts = frame[lone].select(
+                "start", "caller",
+                pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
+            self.pairs.update(zip([keys[i] for i in lone],
+                                  zip(*(c.to_list() for c in firsts.get_columns()), strict=True),
+                                  strict=True))
 
     def _nuisance(self) -> pl.Expr:
         return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
