@@ -218,8 +218,20 @@ class VoipBox(Detector):
         and shows no other device in this segment: that only marks the line alive
         (:meth:`absorb`)."""
         if kind == "call":
-            return self._judged_calls() | ((pl.col("ingress") != "access")
-                                           & (pl.col("disposition") == "BUSY"))
+            flags = frame.select(self._judged_calls().alias("judged"),
+                                 ((pl.col("ingress") != "access")
+                                  & (pl.col("disposition") == "BUSY")).alias("busy"))
+            chosen = flags.get_column("judged").to_numpy().copy()
+            busy = np.flatnonzero(flags.get_column("busy").to_numpy())
+            if len(busy):
+                # a BUSY only counts for a line with calls: one known now or calling in
+                # this segment
+                calling = set(frame.get_column("caller").filter(pl.Series(chosen)).to_list())
+                lines = self.lines
+                callees = frame.get_column("callee").gather(busy).to_list()
+                chosen[busy[np.fromiter((c in lines or c in calling for c in callees), bool,
+                                        len(callees))]] = True
+            return pl.Series(chosen)
         if kind != "registration":
             return None
         accepted = frame.select((pl.col("status").is_null() | (pl.col("status") < 300))
