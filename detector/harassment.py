@@ -232,8 +232,10 @@ class Harassment(Detector):
         info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
         keys = info.get_column("key").to_list()
         tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
-        flags = info.select(pl.col("nuisance"), (pl.col("nuisance").any().over("key")
-                                                 & (pl.len().over("key") > 1)).alias("busy"))
+        pestered = info.get_column("key").filter(info.get_column("nuisance"))
+        flags = info.select(pl.col("nuisance"), (pl.col("key").is_duplicated()
+                                                 & pl.col("key").is_in(pestered.implode()))
+                            .alias("busy"))
         nuisance = flags.get_column("nuisance").to_numpy()
         self._selected_frame = (frame, keys, nuisance)  # for absorb(), same frame
         return pl.Series(tracked | flags.get_column("busy").to_numpy())
@@ -251,14 +253,14 @@ class Harassment(Detector):
         talks = np.flatnonzero(~selected & ~nuisance
                                & (frame.get_column("duration").to_numpy() >= self.conversation))
         if len(talks):
-            self.talks.update(zip([keys[i] for i in talks],
+            self.talks.update(zip([keys[i] for i in talks.tolist()],
                                   frame.get_column("start").gather(talks).to_list(), strict=True))
         lone = np.flatnonzero(~selected & nuisance)
         if len(lone):
-            firsts = frame[lone].select(
+            firsts = frame[lone].select(  # (time, number, ref) as on_call keeps it
                 "start", "caller",
                 pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
-            self.pairs.update(zip([keys[i] for i in lone],
+            self.pairs.update(zip([keys[i] for i in lone.tolist()],
                                   zip(*(c.to_list() for c in firsts.get_columns()), strict=True),
                                   strict=True))
 
