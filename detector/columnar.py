@@ -50,6 +50,9 @@ class FrameFeed:
         self.engine = engine
         self._pending: dict[str, pl.DataFrame] = {}
         self._arrivals = 0  # arrival numbers given so far (the engine's ``seq``)
+        # the watermark's advances during the current push: at which arrival, to what time
+        self._advance_at = np.empty(0, dtype=np.int64)
+        self._advance_to = np.empty(0)
         #: per kind: [(handler, detector or None)] in the engine's handler order
         self._handlers: dict[str, list[tuple[Callable, Detector | None]]] = {}
         for kind, cls in RECORD_TYPES.items():
@@ -78,7 +81,7 @@ class FrameFeed:
             frame = frame.with_columns(pl.col("arrival").cast(pl.Int64))
             new[kind] = frame
             arrivals.append(frame.select(pl.col(TIME_COLUMN[kind]).alias("t"),
-                                         pl.col("arrival"), pl.lit(kind).alias("kind")))
+                                         pl.col("arrival")))
         if not new:
             return []
         order = pl.concat(arrivals).with_row_index("n").sort("arrival", maintain_order=True)
