@@ -382,6 +382,9 @@ class VoipBox(Detector):
             fired.extend(line.device_signals)
         model_score = None
         if self.model is not None and n >= self.min_calls:
+            reach = round(sum(w[s] for s in fired) + w["population_model"], 6)
+            if reach < self.threshold and w["population_model"] >= 0:
+                return NO_ALERTS  # below threshold even if the model fired: skip scoring
             x = self._features(line, t, odd_hour, baseline)
             model_score = self.model.score_one(x)
             if model_score >= self.model_threshold:
