@@ -290,7 +290,9 @@ def _start_line(line: str) -> SipMessage:
     # fast paths for well-formed lines; anything unusual goes through the careful checks
     if line.startswith("SIP/2.0 "):
         code = line[8:11]
-        if code.isdigit() and (len(line) == 11 or line[11] == " ") and code[0] in "123456":
+        # len(line) >= 11 first: "SIP/2.0 20" must be rejected, not raise IndexError
+        if len(line) >= 11 and code.isdigit() and (len(line) == 11 or line[11] == " ") \
+                and code[0] in "123456":
             return SipMessage(False, status=int(code), reason=line[12:].strip())
     elif line.endswith(" SIP/2.0"):
         method, _, uri = line[:-8].partition(" ")
