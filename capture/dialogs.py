@@ -35,7 +35,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capture.sip import SipMessage
+from capture.sip import Scan, SipMessage, _cseq, parse_message
 from detector.records import Call, Registration
 
 #: how long an answered call with no message at all (no BYE, no session refresh) is kept
@@ -172,22 +172,41 @@ class DialogTracker:
     def feed(self, msg: SipMessage, time: float, src: str = "", sport: int = 0,
              dst: str = "", dport: int = 0, origin: str = "") -> list:
         """The records this message completes (usually none)."""
+        return self._feed(msg.is_request, msg.method, msg.status, msg.call_id, None, msg,
+                          b"", time, src, dst, origin)
+
+    def feed_scanned(self, scan: Scan, data: bytes, time: float, src: str, dst: str,
+                     origin: str) -> list:
+        """:meth:`feed` for a message known by its :func:`~capture.sip.scan_message`
+        (``data`` is the message): most messages only move a dialog on, and the message
+        is parsed in full only when a record needs more than the scan (a new call, a new
+        REGISTER, a 2xx or orphan response to one)."""
+        is_request, method, status, call_id, cseq = scan
+        return self._feed(is_request, method, status, call_id, cseq, None, data, time,
+                          src, dst, origin)
+
+    def _feed(self, is_request: bool, method: str, status: int, call_id: str,
+              cseq: str | None, msg: SipMessage | None, data: bytes, time: float,
+              src: str, dst: str, origin: str) -> list:
+        # either msg, or data with the scanned cseq (present where read below)
         out: list = []
-        if self._next_sweep is None:
+        next_sweep = self._next_sweep
+        if next_sweep is None:
             self._next_sweep = time + SWEEP_EVERY
-        elif time >= self._next_sweep:
+        elif time >= next_sweep:
             self._next_sweep = time + SWEEP_EVERY
             out = self.flush(now=time)
-        call_id = msg.call_id
         if not call_id:
             self.counts["no_call_id"] += 1
             return out
-        if msg.is_request:
-            method = msg.method
+        if is_request:
             if method == "INVITE":
-                self._invite(msg, call_id, time, src, origin)
+                self._invite(msg, data, call_id, time, src, origin)
             elif method == "REGISTER":
-                self._register(msg, call_id, time, src, origin)
+                if msg is not None:
+                    cseq = msg.header("cseq")
+                self._register(msg, data, (call_id, _cseq(cseq)[0]), time, src,  # type: ignore[arg-type]
+                               origin)
             elif method == "BYE":
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -201,10 +220,11 @@ class DialogTracker:
                 if call is not None:
                     call.last = time
         else:
-            status = msg.status
             if status < 200:
                 return out
-            cseq_method = msg.cseq_method
+            if msg is not None:
+                cseq = msg.header("cseq")
+            num, cseq_method = _cseq(cseq)  # type: ignore[arg-type]
             if cseq_method == "INVITE":
                 call = self.calls.get(call_id)
                 if call is None:
@@ -222,7 +242,8 @@ class DialogTracker:
                     call.status = status
                     out.append(self._close(call_id, time, "final"))
             elif cseq_method == "REGISTER":
-                record = self._register_response(msg, call_id, time, dst, origin)
+                record = self._register_response(msg, data, status, (call_id, num), time,
+                                                 dst, origin)
                 if record is not None:
                     out.append(record)
         return out
@@ -250,8 +271,8 @@ class DialogTracker:
         return out
 
     # -- calls --------------------------------------------------------------------------
-    def _invite(self, msg: SipMessage, call_id: str, time: float, src: str,
-                origin: str) -> None:
+    def _invite(self, msg: SipMessage | None, data: bytes, call_id: str, time: float,
+                src: str, origin: str) -> None:
         calls = self.calls
         call = calls.get(call_id)
         if call is not None:
@@ -263,7 +284,8 @@ class DialogTracker:
             return  # a late retransmission or re-INVITE of a finished call
         if len(calls) >= self.max_dialogs:
             self._evict()
-        calls[call_id] = _Call(msg, time, src, origin)
+        calls[call_id] = _Call(msg if msg is not None else parse_message(data), time, src,
+                               origin)
 
     def _close(self, call_id: str, end: float, how: str) -> Call:
         call = self.calls.pop(call_id)
@@ -304,28 +326,35 @@ class DialogTracker:
             closed.popitem(last=False)
 
     # -- registrations ------------------------------------------------------------------
-    def _register(self, msg: SipMessage, call_id: str, time: float, src: str,
-                  origin: str) -> None:
-        key = (call_id, msg.cseq_num)
+    def _register(self, msg: SipMessage | None, data: bytes, key: tuple, time: float,
+                  src: str, origin: str) -> None:
         if key in self.registers or key in self.closed:
             return  # retransmission
         if len(self.registers) + len(self.calls) >= self.max_dialogs:
             self._evict()
+        if msg is None:
+            msg = parse_message(data)
         self.registers[key] = [time, msg.to_user or msg.from_user, src, msg.user_agent,
                                origin]
 
-    def _register_response(self, msg: SipMessage, call_id: str, time: float, dst: str,
+    def _register_response(self, msg: SipMessage | None, data: bytes, status: int,
+                           key: tuple, time: float, dst: str,
                            origin: str) -> Registration | None:
-        key = (call_id, msg.cseq_num)
         entry = self.registers.pop(key, None)
         if entry is None:
             if key in self.closed:
                 return None  # retransmitted response
             self.counts["orphan_response"] += 1
             # capture started after the REGISTER: the response still tells the outcome
+            if msg is None:
+                msg = parse_message(data)
             entry = [time, msg.to_user or msg.from_user, dst, "", origin]
         self._remember(key)
-        expires = msg.expires if 200 <= msg.status < 300 else None
+        expires = None
+        if 200 <= status < 300:
+            if msg is None:
+                msg = parse_message(data)
+            expires = msg.expires
         return Registration(time=entry[0], line=entry[1], contact_ip=entry[2],
-                            user_agent=entry[3], status=msg.status, expires=expires,
+                            user_agent=entry[3], status=status, expires=expires,
                             origin=entry[4])

@@ -31,12 +31,23 @@ from typing import Any
 
 from capture.dialogs import DialogTracker
 from capture.packets import Datagram
-from capture.pcapfile import read_packets
-from capture.sip import SipMessage, SipParseError, looks_like_sip, parse_message
+from capture.pcapfile import read_packets, read_payloads
+from capture.sip import (
+    KNOWN_METHODS,
+    SipMessage,
+    SipParseError,
+    looks_like_sip,
+    parse_message,
+    scan_message,
+)
 from capture.tcpstream import TcpReassembler
 
 #: a hook: the Datagrams inside an encapsulating Datagram, or None when it is not one
 Decapsulator = Callable[[Datagram], "list[Datagram] | None"]
+
+#: the stats keys of scanned messages, built once
+_METHOD_KEYS = {m: "method:" + m for m in KNOWN_METHODS}
+_STATUS_KEYS = {code: f"status:{code}" for code in range(100, 700)}
 
 
 def hep_decapsulator() -> Decapsulator | None:
@@ -54,6 +65,8 @@ def hep_decapsulator() -> Decapsulator | None:
         return decoder.decapsulate(d)
 
     unwrap.decoder = decoder  # type: ignore[attr-defined]  # its counters, for reports
+    # it passes over anything that starts like SIP: SipCapture.feed_udp may skip it then
+    unwrap.passes_sip = True  # type: ignore[attr-defined]
     return unwrap
 
 
@@ -103,6 +116,39 @@ class SipCapture:
                     out.extend(self._transport(x))
                 return out
         return self._transport(d)
+
+    def feed_udp(self, time: float, src: str, sport: int, dst: str, dport: int,
+                 payload: bytes, origin: str) -> list:
+        """:meth:`feed_datagram` for a UDP datagram given by its fields, the hot path of a
+        capture replay: a message :func:`~capture.sip.scan_message` vouches for goes
+        straight to the counters and the tracker (which parses it in full only if a
+        record needs it). Anything else (not scanned, an ``on_message`` hook or a
+        decapsulation hook that may want it) takes :meth:`feed_datagram`'s way."""
+        if not self._scan_ok():
+            return self.feed_datagram(Datagram(time, src, sport, dst, dport, "udp", payload,
+                                               origin))
+        return self._feed_udp(time, src, sport, dst, dport, payload, origin)
+
+    def _feed_udp(self, time: float, src: str, sport: int, dst: str, dport: int,
+                  payload: bytes, origin: str) -> list:
+        # feed_udp once _scan_ok() is known to hold
+        scan = scan_message(payload)
+        if scan is None:
+            return self.feed_datagram(Datagram(time, src, sport, dst, dport, "udp", payload,
+                                               origin))
+        self.datagrams += 1
+        self.sip_datagrams += 1
+        is_request, method, status = scan[0], scan[1], scan[2]
+        self.stats[_METHOD_KEYS[method] if is_request else _STATUS_KEYS[status]] += 1
+        if not self.track:
+            return []
+        return self.tracker.feed_scanned(scan, payload, time, src, dst, origin)
+
+    def _scan_ok(self) -> bool:
+        """Whether feed_udp may scan: no per-message hook, and every decapsulation hook
+        passes over what starts like SIP (a scanned message does)."""
+        return self.on_message is None and all(
+            getattr(hook, "passes_sip", False) for hook in self.decapsulate)
 
     def _transport(self, d: Datagram) -> list:
         payload = d.payload
@@ -164,15 +210,31 @@ class CaptureResult:
         self.packets = 0
 
     def __iter__(self) -> Iterator:
-        feed = self.capture.feed_datagram
+        capture = self.capture
+        feed = capture.feed_datagram
         n = 0
-        for d in read_packets(self.path, self.errors):
-            n += 1
-            records = feed(d)
-            if records:
-                yield from records
+        if capture._scan_ok():
+            # the hot loop: plain UDP comes as a tuple, see read_payloads/feed_udp
+            feed_udp = capture._feed_udp
+            prefix = self.path.name + "#"
+            for item in read_payloads(self.path, self.errors):
+                n += 1
+                if type(item) is tuple:
+                    time, src, sport, dst, dport, payload, number = item
+                    records = feed_udp(time, src, sport, dst, dport, payload,
+                                       prefix + str(number))
+                else:
+                    records = feed(item)
+                if records:
+                    yield from records
+        else:
+            for d in read_packets(self.path, self.errors):
+                n += 1
+                records = feed(d)
+                if records:
+                    yield from records
         self.packets = n
-        yield from self.capture.flush()
+        yield from capture.flush()
 
 
 def read_capture(path: str | Path, trunks: Any = None, **options: Any) -> CaptureResult:
