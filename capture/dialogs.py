@@ -31,11 +31,12 @@ Disposition from the final response to the INVITE: 2xx ANSWERED; 486/600 BUSY; 4
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capture.sip import Scan, SipMessage, _cseq, parse_message
+from capture.sip import CallFields, Scan, SipMessage, _cseq, parse_message, scan_call_fields
 from detector.records import Call, Registration
 
 #: how long an answered call with no message at all (no BYE, no session refresh) is kept
@@ -52,6 +53,8 @@ MAX_DIALOGS = 200_000
 MAX_CLOSED = 100_000
 #: capture seconds between two timeout sweeps
 SWEEP_EVERY = 30.0
+#: requests that only show a call is alive
+_IN_DIALOG = frozenset({"CANCEL", "ACK", "PRACK", "UPDATE", "INFO"})
 
 
 def disposition(status: int | None) -> str:
@@ -132,7 +135,8 @@ class _Call:
     __slots__ = ("start", "caller", "callee", "user_agent", "src_ip", "origin",
                  "status", "answer", "last", "identity", "call_id")
 
-    def __init__(self, msg: SipMessage, time: float, src: str, origin: str) -> None:
+    def __init__(self, msg: SipMessage | CallFields, time: float, src: str,
+                 origin: str) -> None:
         self.call_id = msg.call_id
         self.start = time
         self.caller = msg.pai_user or msg.from_user
@@ -166,14 +170,17 @@ class DialogTracker:
         self.closed: OrderedDict[Any, None] = OrderedDict()
         #: what happened, by kind: dialog_timeout, dialog_evicted, orphan_response, ...
         self.counts: Counter = Counter()
-        self._next_sweep: float | None = None
+        #: capture time of the next timeout sweep (the first message sets it, sweeps not)
+        self._next_sweep = -math.inf
+        self._swept = False
 
     # -- input --------------------------------------------------------------------------
     def feed(self, msg: SipMessage, time: float, src: str = "", sport: int = 0,
              dst: str = "", dport: int = 0, origin: str = "") -> list:
         """The records this message completes (usually none)."""
-        return self._feed(msg.is_request, msg.method, msg.status, msg.call_id, None, msg,
-                          b"", time, src, dst, origin)
+        out = self.feed_parts(msg.is_request, msg.method, msg.status, msg.call_id, None,
+                              msg, b"", time, src, dst, origin)
+        return out if out else []
 
     def feed_scanned(self, scan: Scan, data: bytes, time: float, src: str, dst: str,
                      origin: str) -> list:
@@ -182,31 +189,28 @@ class DialogTracker:
         is parsed in full only when a record needs more than the scan (a new call, a new
         REGISTER, a 2xx or orphan response to one)."""
         is_request, method, status, call_id, cseq = scan
-        return self._feed(is_request, method, status, call_id, cseq, None, data, time,
-                          src, dst, origin)
+        out = self.feed_parts(is_request, method, status, call_id, cseq, None, data, time,
+                              src, dst, origin)
+        return out if out else []
 
-    def _feed(self, is_request: bool, method: str, status: int, call_id: str,
-              cseq: str | None, msg: SipMessage | None, data: bytes, time: float,
-              src: str, dst: str, origin: str) -> list:
-        # either msg, or data with the scanned cseq (present where read below)
-        out: list = []
-        next_sweep = self._next_sweep
-        if next_sweep is None:
+    def feed_parts(self, is_request: bool, method: str, status: int, call_id: str,
+                   cseq: str | None, msg: SipMessage | None, data: bytes, time: float,
+                   src: str, dst: str, origin: str) -> list | tuple:
+        """The core of :meth:`feed` and :meth:`feed_scanned`, for hot loops: either
+        ``msg``, or ``data`` with the scanned ``cseq`` (scan_message gives it where it is
+        read here); returns the records completed, or an empty tuple."""
+        out: list | tuple = ()
+        if time >= self._next_sweep:
             self._next_sweep = time + SWEEP_EVERY
-        elif time >= next_sweep:
-            self._next_sweep = time + SWEEP_EVERY
-            out = self.flush(now=time)
+            if self._swept:
+                out = self.flush(now=time)
+            self._swept = True  # not at the first message, as ever
         if not call_id:
             self.counts["no_call_id"] += 1
             return out
         if is_request:
             if method == "INVITE":
                 self._invite(msg, data, call_id, time, src, origin)
-            elif method == "REGISTER":
-                if msg is not None:
-                    cseq = msg.header("cseq")
-                self._register(msg, data, (call_id, _cseq(cseq)[0]), time, src,  # type: ignore[arg-type]
-                               origin)
             elif method == "BYE":
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -214,38 +218,47 @@ class DialogTracker:
                         # a BYE without a 2xx seen (lost, or a pre-answer teardown)
                         call.status = call.status if call.status and call.status < 300 else 200
                         call.answer = call.start
-                    out.append(self._close(call_id, time, "bye"))
-            elif method in ("CANCEL", "ACK", "PRACK", "UPDATE", "INFO"):
+                    record = self._close(call_id, time, "bye")
+                    return [*out, record] if out else [record]
+            elif method in _IN_DIALOG:
                 call = self.calls.get(call_id)
                 if call is not None:
                     call.last = time
-        else:
-            if status < 200:
+            elif method == "REGISTER":
+                if msg is not None:
+                    cseq = msg.header("cseq")
+                self._register(msg, data, (call_id, _cseq(cseq)[0]), time, src,  # type: ignore[arg-type]
+                               origin)
+            return out
+        if status < 200:
+            return out
+        if msg is not None:
+            cseq = msg.header("cseq")
+        parts = cseq.split()  # type: ignore[union-attr]
+        cseq_method = parts[-1] if parts else ""  # as _cseq() gives it, number or not
+        if cseq_method == "INVITE":
+            call = self.calls.get(call_id)
+            if call is None:
+                if call_id not in self.closed:
+                    self.counts["orphan_response"] += 1
                 return out
-            if msg is not None:
-                cseq = msg.header("cseq")
-            num, cseq_method = _cseq(cseq)  # type: ignore[arg-type]
-            if cseq_method == "INVITE":
-                call = self.calls.get(call_id)
-                if call is None:
-                    if call_id not in self.closed:
-                        self.counts["orphan_response"] += 1
-                    return out
-                call.last = time
-                if call.answer is not None:
-                    return out  # 2xx retransmission or a re-INVITE's response
-                if status < 300:
-                    call.status, call.answer = status, time
-                elif status in (401, 407) or status < 400:
-                    call.status = status  # challenged or redirected: a retry may follow
-                else:
-                    call.status = status
-                    out.append(self._close(call_id, time, "final"))
-            elif cseq_method == "REGISTER":
-                record = self._register_response(msg, data, status, (call_id, num), time,
-                                                 dst, origin)
-                if record is not None:
-                    out.append(record)
+            call.last = time
+            if call.answer is not None:
+                return out  # 2xx retransmission or a re-INVITE's response
+            if status < 300:
+                call.status, call.answer = status, time
+            elif status in (401, 407) or status < 400:
+                call.status = status  # challenged or redirected: a retry may follow
+            else:
+                call.status = status
+                record = self._close(call_id, time, "final")
+                return [*out, record] if out else [record]
+        elif cseq_method == "REGISTER":
+            record = self._register_response(msg, data, status,
+                                              (call_id, _cseq(cseq)[0]),  # type: ignore[arg-type]
+                                              time, dst, origin)
+            if record is not None:
+                return [*out, record] if out else [record]
         return out
 
     def flush(self, now: float | None = None) -> list:
@@ -284,8 +297,9 @@ class DialogTracker:
             return  # a late retransmission or re-INVITE of a finished call
         if len(calls) >= self.max_dialogs:
             self._evict()
-        calls[call_id] = _Call(msg if msg is not None else parse_message(data), time, src,
-                               origin)
+        if msg is None:  # scanned: its caller and callee are found the same way
+            msg = scan_call_fields(data, call_id) or parse_message(data)  # type: ignore[assignment]
+        calls[call_id] = _Call(msg, time, src, origin)  # type: ignore[arg-type]
 
     def _close(self, call_id: str, end: float, how: str) -> Call:
         call = self.calls.pop(call_id)

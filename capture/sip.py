@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import unquote
 
 #: compact header forms (RFC 3261 section 7.3.3 and later RFCs) to their long names
@@ -440,6 +441,102 @@ def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
                 return None
             cseq = value.strip(b" \t").decode("utf-8", "surrogateescape")
     return is_request, method, status, call_id, cseq
+
+
+class CallFields(NamedTuple):
+    """What a dialog tracker reads of an INVITE that starts a call: the same attributes
+    as a :class:`SipMessage` has, with the same values."""
+
+    call_id: str
+    pai_user: str
+    from_user: str
+    to_user: str
+    request_user: str
+    user_agent: str
+    identity_present: bool
+
+
+def scan_call_fields(data: bytes, call_id: str | None = None) -> CallFields | None:
+    """:class:`CallFields` of a request by the same kind of scan as :func:`scan_message`
+    (and on top of it), or None whenever the scan cannot vouch for them; parsing an
+    INVITE with its SDP in full costs several times more.
+
+    Each header (From/f, To/t, P-Asserted-Identity, User-Agent, Identity/y) is the first
+    line that starts (after a CRLF, no spacing) with its name and a colon, provided no
+    line or spacing-separated word starting with the name or its compact letter comes
+    before it (once CR and spacing are LF, every line of that header looks like that).
+    P-Asserted-Identity must give its user from its first line, Identity-Info and any
+    other line starting with ``identity``/``y`` send the message to the parser. A caller
+    that has the request's :func:`scan_message` answer passes its ``call_id`` (the scan
+    is not repeated then).
+
+    >>> f = scan_call_fields(b"INVITE sip:%2B1@b SIP/2.0\\r\\nFrom: <sip:2@a>;tag=1\\r\\n"
+    ...                      b"To: <tel:3>\\r\\nCall-ID: x\\r\\n\\r\\n")
+    >>> f.call_id, f.pai_user, f.from_user, f.to_user, f.request_user, f.identity_present
+    ('x', '', '2', '3', '+1', False)
+    """
+    if call_id is None:
+        scanned = scan_message(data)
+        if scanned is None or not scanned[0]:
+            return None
+        call_id = scanned[3]
+    end = data.find(b"\r\n\r\n")
+    head = data[:end]
+    eol = head.find(b"\r\n")
+    scan = head.translate(_SCAN_TABLE)
+    from_value = _scan_header(head, scan, eol, b"\nfrom", b"\nf")
+    to_value = _scan_header(head, scan, eol, b"\nto", b"\nt")
+    user_agent = _scan_header(head, scan, eol, b"\nuser-agent", None)
+    pai = _scan_header(head, scan, eol, b"\np-asserted-identity", None)
+    if from_value is None or to_value is None or user_agent is None or pai is None:
+        return None
+    pai_user = ""
+    if not pai and scan.find(b"\np-asserted-identity", eol) >= 0:
+        return None  # an empty first one: the user may be on a later line
+    if pai:
+        for value in split_list(pai) if "," in pai else (pai,):
+            pai_user = uri_user(name_addr(value)[1])
+            if pai_user:
+                break
+        else:
+            return None  # the user may be on a later P-Asserted-Identity line
+    at = scan.find(b"\nidentity", eol)
+    if at >= 0:
+        if head[at - 1:at + 1] != b"\r\n" or head[at + 9:at + 10] != b":":
+            return None  # Identity-Info, or spacing: the parser knows
+        identity = True
+    elif scan.find(b"\ny", eol) >= 0:
+        return None  # maybe a compact y
+    else:
+        identity = False
+    uri = head[:eol].partition(b" ")[2][:-8].decode("utf-8", "surrogateescape")
+    return CallFields(call_id, pai_user, uri_user(name_addr(from_value)[1]),
+                      uri_user(name_addr(to_value)[1]), uri_user(uri), user_agent, identity)
+
+
+def _scan_header(head: bytes, scan: bytes, eol: int, key: bytes, compact: bytes | None
+                 ) -> str | None:
+    """The first value of one header for :func:`scan_call_fields` ("" if absent), None
+    if unsure. ``key`` is LF + the lower-case name, ``compact`` LF + its compact letter."""
+    at = scan.find(key, eol)
+    if at < 0:
+        if compact is not None and scan.find(compact, eol) >= 0:
+            return None
+        return ""
+    start = at + len(key)
+    if head[at - 1:at + 1] != b"\r\n" or head[start:start + 1] != b":" \
+            or compact is not None and scan.find(compact, eol, at) >= 0:
+        return None
+    start += 1
+    stop = head.find(b"\r\n", start)
+    if stop < 0:
+        stop = len(head)
+    elif head[stop + 2] in (32, 9):
+        return None  # folded
+    value = head[start:stop]
+    if 13 in value or 10 in value:
+        return None
+    return value.strip(b" \t").decode("utf-8", "surrogateescape")
 
 def _headers(lines: list[str]) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}

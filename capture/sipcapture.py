@@ -117,35 +117,9 @@ class SipCapture:
                 return out
         return self._transport(d)
 
-    def feed_udp(self, time: float, src: str, sport: int, dst: str, dport: int,
-                 payload: bytes, origin: str) -> list:
-        """:meth:`feed_datagram` for a UDP datagram given by its fields, the hot path of a
-        capture replay: a message :func:`~capture.sip.scan_message` vouches for goes
-        straight to the counters and the tracker (which parses it in full only if a
-        record needs it). Anything else (not scanned, an ``on_message`` hook or a
-        decapsulation hook that may want it) takes :meth:`feed_datagram`'s way."""
-        if not self._scan_ok():
-            return self.feed_datagram(Datagram(time, src, sport, dst, dport, "udp", payload,
-                                               origin))
-        return self._feed_udp(time, src, sport, dst, dport, payload, origin)
-
-    def _feed_udp(self, time: float, src: str, sport: int, dst: str, dport: int,
-                  payload: bytes, origin: str) -> list:
-        # feed_udp once _scan_ok() is known to hold
-        scan = scan_message(payload)
-        if scan is None:
-            return self.feed_datagram(Datagram(time, src, sport, dst, dport, "udp", payload,
-                                               origin))
-        self.datagrams += 1
-        self.sip_datagrams += 1
-        is_request, method, status = scan[0], scan[1], scan[2]
-        self.stats[_METHOD_KEYS[method] if is_request else _STATUS_KEYS[status]] += 1
-        if not self.track:
-            return []
-        return self.tracker.feed_scanned(scan, payload, time, src, dst, origin)
-
     def _scan_ok(self) -> bool:
-        """Whether feed_udp may scan: no per-message hook, and every decapsulation hook
+        """Whether a message :func:`~capture.sip.scan_message` vouches for may skip
+        :meth:`feed_datagram`'s way: no per-message hook, and every decapsulation hook
         passes over what starts like SIP (a scanned message does)."""
         return self.on_message is None and all(
             getattr(hook, "passes_sip", False) for hook in self.decapsulate)
@@ -212,27 +186,56 @@ class CaptureResult:
     def __iter__(self) -> Iterator:
         capture = self.capture
         feed = capture.feed_datagram
-        n = 0
-        if capture._scan_ok():
-            # the hot loop: plain UDP comes as a tuple, see read_payloads/feed_udp
-            feed_udp = capture._feed_udp
-            prefix = self.path.name + "#"
-            for item in read_payloads(self.path, self.errors):
-                n += 1
-                if type(item) is tuple:
-                    time, src, sport, dst, dport, payload, number = item
-                    records = feed_udp(time, src, sport, dst, dport, payload,
-                                       prefix + str(number))
-                else:
-                    records = feed(item)
-                if records:
-                    yield from records
-        else:
+        if not capture._scan_ok():
+            n = 0
             for d in read_packets(self.path, self.errors):
                 n += 1
                 records = feed(d)
                 if records:
                     yield from records
+            self.packets = n
+            yield from capture.flush()
+            return
+        # The hot loop of a replay. Plain UDP comes as a tuple (read_payloads); a message
+        # scan_message vouches for is counted and goes to the tracker right here (which
+        # parses it in full only if a record needs it): what feed_datagram would do for
+        # it, minus the Datagram, the HEP hook (it passes SIP over) and looks_like_sip
+        # (implied). Anything else takes feed_datagram's way.
+        stats = capture.stats
+        feed_parts = capture.tracker.feed_parts if capture.track else None
+        method_keys, status_keys = _METHOD_KEYS, _STATUS_KEYS
+        scan_message_ = scan_message
+        prefix = self.path.name + "#"
+        n = scanned = 0
+        for item in read_payloads(self.path, self.errors):
+            n += 1
+            if type(item) is tuple:
+                time, src, sport, dst, dport, payload, number = item
+                scan = scan_message_(payload)
+                if scan is not None:
+                    scanned += 1
+                    is_request, method, status, call_id, cseq = scan
+                    stats[method_keys[method] if is_request else status_keys[status]] += 1
+                    if feed_parts is not None:
+                        records = feed_parts(is_request, method, status, call_id, cseq, None,
+                                             payload, time, src, dst, prefix + str(number))
+                        if records:
+                            capture.datagrams += scanned
+                            capture.sip_datagrams += scanned
+                            scanned = 0
+                            yield from records
+                    continue
+                records = feed(Datagram(time, src, sport, dst, dport, "udp", payload,
+                                        prefix + str(number)))
+            else:
+                records = feed(item)
+            if records:
+                capture.datagrams += scanned
+                capture.sip_datagrams += scanned
+                scanned = 0
+                yield from records
+        capture.datagrams += scanned
+        capture.sip_datagrams += scanned
         self.packets = n
         yield from capture.flush()
 
