@@ -265,12 +265,15 @@ class DialogTracker:
         """Records of dialogs and registrations that timed out by ``now`` (capture time);
         with no ``now`` (end of input), of everything still open."""
         out: list = []
-        for call_id in list(self.calls):
-            call = self.calls[call_id]
-            if now is not None:
-                limit = self.dialog_timeout if call.answer is not None else self.setup_timeout
-                if now - call.last <= limit:
-                    continue
+        calls = self.calls
+        if now is None:
+            ended = list(calls)
+        else:  # a sweep every SWEEP_EVERY over every open call: one comprehension
+            answered, setup = self.dialog_timeout, self.setup_timeout
+            ended = [call_id for call_id, call in calls.items()
+                     if now - call.last > (answered if call.answer is not None else setup)]
+        for call_id in ended:
+            call = calls[call_id]
             self.counts["dialog_timeout" if now is not None else "dialog_open_at_end"] += 1
             out.append(self._close(call_id, call.last, "timeout" if now is not None else "end"))
         for key in list(self.registers):

@@ -378,15 +378,17 @@ def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
     >>> scan_message(b"BYE sip:x@y SIP/2.0\\r\\ni: a@b\\r\\nCSeq: 2 BYE\\r\\n\\r\\n") is None
     True
     """
-    end = data.find(b"\r\n\r\n")
+    end = data.find(b"\r\n\r\n")  # the header block is data[:end]
     if end < 0 or len(data) > MAX_MESSAGE:
         return None
-    head = data[:end]  # it cannot end in CRLF, so head[i + 2] after a CRLF at i exists
-    eol = head.find(b"\r\n")
+    # Searched in data bounded by end, no copy. Every CRLF of the block is followed by
+    # a byte (at worst the CR of the CRLFCRLF), and a value's CRLF is found by an
+    # unbounded search: the CRLFCRLF's own CRLF stops it at the block's end.
+    eol = data.find(b"\r\n", 0, end)
     if eol < 0:
         return None  # a start line alone: the parser's case
-    line = head[:eol]
-    if 13 in line or 10 in line or head[eol + 2] in (32, 9):
+    line = data[:eol]
+    if 13 in line or 10 in line or data[eol + 2] in (32, 9):
         return None  # a bare CR/LF or a folded start line
     # the conditions of _start_line's fast path, on bytes and without spacing around
     if line[:8] == b"SIP/2.0 ":
@@ -404,39 +406,36 @@ def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
         want_cseq = all_cseq or method == "REGISTER"
     else:
         return None
-    scan = head.translate(_SCAN_TABLE)
-    at = scan.find(b"call-id", eol)
+    scan = data.translate(_SCAN_TABLE)
+    at = scan.find(b"call-id", eol, end)
     if at < 0:
-        if scan.find(b"\ni", eol) >= 0:
+        if scan.find(b"\ni", eol, end) >= 0:
             return None
         call_id = ""
     else:
-        if head[at - 2:at] != b"\r\n" or head[at + 7:at + 8] != b":" \
+        # at + 7 <= end: data[at + 7] exists
+        if data[at - 2:at] != b"\r\n" or data[at + 7] != 58 \
                 or scan.find(b"\ni", eol, at) >= 0:
             return None
-        stop = head.find(b"\r\n", at + 8)
-        if stop < 0:
-            stop = end
-        elif head[stop + 2] in (32, 9):
+        stop = data.find(b"\r\n", at + 8)
+        if data[stop + 2] in (32, 9):
             return None  # folded
-        value = head[at + 8:stop]
+        value = data[at + 8:stop]
         if 13 in value or 10 in value:
             return None
         call_id = value.strip(b" \t").decode("utf-8", "surrogateescape")
     cseq = None
     if want_cseq:
-        at = scan.find(b"cseq", eol)  # CSeq has no compact form
+        at = scan.find(b"cseq", eol, end)  # CSeq has no compact form
         if at < 0:
             cseq = ""
         else:
-            if head[at - 2:at] != b"\r\n" or head[at + 4:at + 5] != b":":
+            if data[at - 2:at] != b"\r\n" or data[at + 4] != 58:
                 return None
-            stop = head.find(b"\r\n", at + 5)
-            if stop < 0:
-                stop = end
-            elif head[stop + 2] in (32, 9):
+            stop = data.find(b"\r\n", at + 5)
+            if data[stop + 2] in (32, 9):
                 return None
-            value = head[at + 5:stop]
+            value = data[at + 5:stop]
             if 13 in value or 10 in value:
                 return None
             cseq = value.strip(b" \t").decode("utf-8", "surrogateescape")
@@ -481,62 +480,61 @@ def scan_call_fields(data: bytes, call_id: str | None = None) -> CallFields | No
             return None
         call_id = scanned[3]
     end = data.find(b"\r\n\r\n")
-    head = data[:end]
-    eol = head.find(b"\r\n")
-    scan = head.translate(_SCAN_TABLE)
-    from_value = _scan_header(head, scan, eol, b"\nfrom", b"\nf")
-    to_value = _scan_header(head, scan, eol, b"\nto", b"\nt")
-    user_agent = _scan_header(head, scan, eol, b"\nuser-agent", None)
-    pai = _scan_header(head, scan, eol, b"\np-asserted-identity", None)
+    eol = data.find(b"\r\n", 0, end)
+    scan = data.translate(_SCAN_TABLE)
+    from_value = _scan_header(data, scan, eol, end, b"\nfrom", b"\nf")
+    to_value = _scan_header(data, scan, eol, end, b"\nto", b"\nt")
+    user_agent = _scan_header(data, scan, eol, end, b"\nuser-agent", None)
+    pai = _scan_header(data, scan, eol, end, b"\np-asserted-identity", None)
     if from_value is None or to_value is None or user_agent is None or pai is None:
         return None
     pai_user = ""
-    if not pai and scan.find(b"\np-asserted-identity", eol) >= 0:
+    if not pai and scan.find(b"\np-asserted-identity", eol, end) >= 0:
         return None  # an empty first one: the user may be on a later line
     if pai:
         for value in split_list(pai) if "," in pai else (pai,):
-            pai_user = uri_user(name_addr(value)[1])
+            pai_user = addr_user(value)
             if pai_user:
                 break
         else:
             return None  # the user may be on a later P-Asserted-Identity line
-    at = scan.find(b"\nidentity", eol)
+    at = scan.find(b"\nidentity", eol, end)
     if at >= 0:
-        if head[at - 1:at + 1] != b"\r\n" or head[at + 9:at + 10] != b":":
+        if data[at - 1:at + 1] != b"\r\n" or data[at + 9] != 58:
             return None  # Identity-Info, or spacing: the parser knows
         identity = True
-    elif scan.find(b"\ny", eol) >= 0:
+    elif scan.find(b"\ny", eol, end) >= 0:
         return None  # maybe a compact y
     else:
         identity = False
-    uri = head[:eol].partition(b" ")[2][:-8].decode("utf-8", "surrogateescape")
-    return CallFields(call_id, pai_user, uri_user(name_addr(from_value)[1]),
-                      uri_user(name_addr(to_value)[1]), uri_user(uri), user_agent, identity)
+    uri = data[:eol].partition(b" ")[2][:-8].decode("utf-8", "surrogateescape")
+    return CallFields(call_id, pai_user, addr_user(from_value), addr_user(to_value),
+                      uri_user(uri), user_agent, identity)
 
 
-def _scan_header(head: bytes, scan: bytes, eol: int, key: bytes, compact: bytes | None
-                 ) -> str | None:
+def _scan_header(data: bytes, scan: bytes, eol: int, end: int, key: bytes,
+                 compact: bytes | None) -> str | None:
     """The first value of one header for :func:`scan_call_fields` ("" if absent), None
-    if unsure. ``key`` is LF + the lower-case name, ``compact`` LF + its compact letter."""
-    at = scan.find(key, eol)
+    if unsure. ``key`` is LF + the lower-case name, ``compact`` LF + its compact letter;
+    the header block is ``data[:end]`` (see scan_message for the bounds)."""
+    at = scan.find(key, eol, end)
     if at < 0:
-        if compact is not None and scan.find(compact, eol) >= 0:
+        if compact is not None and scan.find(compact, eol, end) >= 0:
             return None
         return ""
-    start = at + len(key)
-    if head[at - 1:at + 1] != b"\r\n" or head[start:start + 1] != b":" \
+    start = at + len(key)  # <= end: data[start] exists
+    if data[at - 1:at + 1] != b"\r\n" or data[start] != 58 \
             or compact is not None and scan.find(compact, eol, at) >= 0:
         return None
     start += 1
-    stop = head.find(b"\r\n", start)
-    if stop < 0:
-        stop = len(head)
-    elif head[stop + 2] in (32, 9):
+    stop = data.find(b"\r\n", start)
+    if data[stop + 2] in (32, 9):
         return None  # folded
-    value = head[start:stop]
+    value = data[start:stop]
     if 13 in value or 10 in value:
         return None
     return value.strip(b" \t").decode("utf-8", "surrogateescape")
+
 
 def _headers(lines: list[str]) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
@@ -689,6 +687,28 @@ def uri_user(uri: str) -> str:
         user = unquote(user, errors="replace")
     return user.strip()
 
+
+
+def addr_user(value: str) -> str:
+    """``uri_user(name_addr(value)[1])``: the user of a From/To/PAI/Contact value, with a
+    shortcut for the usual ``<sip:user@host>...`` (no display name).
+
+    >>> addr_user("<sip:%2B8613812345678@ims.example;user=phone>;tag=1")
+    '+8613812345678'
+    >>> addr_user('"A" <tel:+1-201-555-0123>'), addr_user("<sip:a:pw@b@c>")
+    ('+1-201-555-0123', 'a')
+    """
+    if value[:5] == "<sip:":
+        gt = value.find(">", 5)
+        at = value.rfind("@", 5, gt) if gt > 0 else -1
+        if at >= 0:  # what uri_user does with the URI name_addr gives, in one go
+            user = value[5:at]
+            if ":" in user:
+                user = user.split(":", 1)[0]
+            if "%" in user:
+                user = unquote(user, errors="replace")
+            return user.strip()
+    return uri_user(name_addr(value)[1])
 
 def uri_host(uri: str) -> str:
     """The host of a sip:/sips: URI.

@@ -200,43 +200,51 @@ class CaptureResult:
         # scan_message vouches for is counted and goes to the tracker right here (which
         # parses it in full only if a record needs it): what feed_datagram would do for
         # it, minus the Datagram, the HEP hook (it passes SIP over) and looks_like_sip
-        # (implied). Anything else takes feed_datagram's way.
+        # (implied). Anything else takes feed_datagram's way. Scanned messages are
+        # counted in a plain dict (a Counter += costs 2.5 times more), added to stats
+        # before any message takes the other way (stats keep first-seen order) and at the
+        # end.
         stats = capture.stats
+        counts: dict[str, int] = {}
         feed_parts = capture.tracker.feed_parts if capture.track else None
         method_keys, status_keys = _METHOD_KEYS, _STATUS_KEYS
         scan_message_ = scan_message
         prefix = self.path.name + "#"
         n = scanned = 0
-        for item in read_payloads(self.path, self.errors):
-            n += 1
-            if type(item) is tuple:
-                time, src, sport, dst, dport, payload, number = item
-                scan = scan_message_(payload)
-                if scan is not None:
-                    scanned += 1
-                    is_request, method, status, call_id, cseq = scan
-                    stats[method_keys[method] if is_request else status_keys[status]] += 1
-                    if feed_parts is not None:
-                        records = feed_parts(is_request, method, status, call_id, cseq, None,
-                                             payload, time, src, dst, prefix + str(number))
-                        if records:
-                            capture.datagrams += scanned
-                            capture.sip_datagrams += scanned
-                            scanned = 0
-                            yield from records
-                    continue
-                records = feed(Datagram(time, src, sport, dst, dport, "udp", payload,
-                                        prefix + str(number)))
-            else:
+        try:
+            for item in read_payloads(self.path, self.errors):
+                n += 1
+                if type(item) is tuple:
+                    time, src, sport, dst, dport, payload, number = item
+                    scan = scan_message_(payload)
+                    if scan is not None:
+                        scanned += 1
+                        is_request, method, status, call_id, cseq = scan
+                        key = method_keys[method] if is_request else status_keys[status]
+                        try:
+                            counts[key] += 1
+                        except KeyError:
+                            counts[key] = 1
+                        if feed_parts is not None:
+                            records = feed_parts(is_request, method, status, call_id, cseq,
+                                                 None, payload, time, src, dst,
+                                                 prefix + str(number))
+                            if records:
+                                yield from records
+                        continue
+                    item = Datagram(time, src, sport, dst, dport, "udp", payload,
+                                    prefix + str(number))
+                if counts:
+                    stats.update(counts)
+                    counts.clear()
                 records = feed(item)
-            if records:
-                capture.datagrams += scanned
-                capture.sip_datagrams += scanned
-                scanned = 0
-                yield from records
-        capture.datagrams += scanned
-        capture.sip_datagrams += scanned
-        self.packets = n
+                if records:
+                    yield from records
+        finally:
+            stats.update(counts)
+            capture.datagrams += scanned
+            capture.sip_datagrams += scanned
+            self.packets = n
         yield from capture.flush()
 
 
