@@ -36,7 +36,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capture.sip import CallFields, Scan, SipMessage, _cseq, parse_message, scan_call_fields
+from capture.sip import CallFields, SipMessage, _cseq, parse_message, scan_call_fields
 from detector.records import Call, Registration
 
 #: how long an answered call with no message at all (no BYE, no session refresh) is kept
@@ -182,29 +182,22 @@ class DialogTracker:
                               msg, b"", time, src, dst, origin)
         return out if out else []
 
-    def feed_scanned(self, scan: Scan, data: bytes, time: float, src: str, dst: str,
-                     origin: str) -> list:
-        """:meth:`feed` for a message known by its :func:`~capture.sip.scan_message`
-        (``data`` is the message): most messages only move a dialog on, and the message
-        is parsed in full only when a record needs more than the scan (a new call, a new
-        REGISTER, a 2xx or orphan response to one)."""
-        is_request, method, status, call_id, cseq = scan
-        out = self.feed_parts(is_request, method, status, call_id, cseq, None, data, time,
-                              src, dst, origin)
-        return out if out else []
-
     def feed_parts(self, is_request: bool, method: str, status: int, call_id: str,
                    cseq: str | None, msg: SipMessage | None, data: bytes, time: float,
                    src: str, dst: str, origin: str) -> list | tuple:
-        """The core of :meth:`feed` and :meth:`feed_scanned`, for hot loops: either
-        ``msg``, or ``data`` with the scanned ``cseq`` (scan_message gives it where it is
-        read here); returns the records completed, or an empty tuple."""
+        """:meth:`feed` by parts, for hot loops: either ``msg``, or a message known by its
+        :func:`~capture.sip.scan_message` (the first five arguments; ``data`` is the
+        message, ``cseq`` is read only where the scan gives it). Most messages only move
+        a dialog on; a scanned one is parsed further only when a record needs more than
+        the scan (a new call: :func:`~capture.sip.scan_call_fields`, else the parser; a
+        new REGISTER, a 2xx or orphan response to one: the parser). Returns the records
+        completed, or an empty tuple."""
         out: list | tuple = ()
         if time >= self._next_sweep:
             self._next_sweep = time + SWEEP_EVERY
             if self._swept:
                 out = self.flush(now=time)
-            self._swept = True  # not at the first message, as ever
+            self._swept = True  # the first message only schedules the first sweep
         if not call_id:
             self.counts["no_call_id"] += 1
             return out

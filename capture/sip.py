@@ -3,7 +3,11 @@ matters): start line, headers with compact forms, folded lines and comma lists, 
 
 Parsing is split in two: :func:`parse_message` does the cheap part every message needs
 (start line, header lines into a dict, body cut by Content-Length); URIs, tags, SDP and
-the like are parsed only when a property asks (most messages never need them).
+the like are parsed only when a property asks (most messages never need them). A capture
+replay goes further: :func:`scan_message` (start line, Call-ID, CSeq) and
+:func:`scan_call_fields` (what a new call records) find only those with a few ``bytes``
+searches and answer only when they can vouch for giving what :func:`parse_message` gives;
+otherwise the caller parses in full.
 
 >>> m = parse_message(b"INVITE sip:13812345678@10.0.0.2 SIP/2.0\\r\\n"
 ...     b"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\\r\\n"

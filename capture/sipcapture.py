@@ -65,7 +65,7 @@ def hep_decapsulator() -> Decapsulator | None:
         return decoder.decapsulate(d)
 
     unwrap.decoder = decoder  # type: ignore[attr-defined]  # its counters, for reports
-    # it passes over anything that starts like SIP: SipCapture.feed_udp may skip it then
+    # it passes over anything that starts like SIP: a replay's hot loop may skip it then
     unwrap.passes_sip = True  # type: ignore[attr-defined]
     return unwrap
 
