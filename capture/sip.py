@@ -382,15 +382,13 @@ def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
     >>> scan_message(b"BYE sip:x@y SIP/2.0\\r\\ni: a@b\\r\\nCSeq: 2 BYE\\r\\n\\r\\n") is None
     True
     """
-    end = data.find(b"\r\n\r\n")  # the header block is data[:end]
-    if end < 0 or len(data) > MAX_MESSAGE:
-        return None
+    eol = data.find(b"\r\n")
+    end = data.find(b"\r\n\r\n", eol)  # the header block is data[:end]
+    if end <= eol or len(data) > MAX_MESSAGE:
+        return None  # no CRLF, no CRLFCRLF, or a start line alone: the parser's cases
     # Searched in data bounded by end, no copy. Every CRLF of the block is followed by
     # a byte (at worst the CR of the CRLFCRLF), and a value's CRLF is found by an
     # unbounded search: the CRLFCRLF's own CRLF stops it at the block's end.
-    eol = data.find(b"\r\n", 0, end)
-    if eol < 0:
-        return None  # a start line alone: the parser's case
     line = data[:eol]
     if 13 in line or 10 in line or data[eol + 2] in (32, 9):
         return None  # a bare CR/LF or a folded start line
@@ -427,7 +425,11 @@ def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
         value = data[at + 8:stop]
         if 13 in value or 10 in value:
             return None
-        call_id = value.strip(b" \t").decode("utf-8", "surrogateescape")
+        value = value.strip(b" \t")
+        try:
+            call_id = value.decode()  # the fast path of the codec
+        except UnicodeDecodeError:
+            call_id = value.decode("utf-8", "surrogateescape")  # as parse_message does
     cseq = None
     if want_cseq:
         at = scan.find(b"cseq", eol, end)  # CSeq has no compact form
