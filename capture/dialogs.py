@@ -31,11 +31,12 @@ Disposition from the final response to the INVITE: 2xx ANSWERED; 486/600 BUSY; 4
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capture.sip import SipMessage
+from capture.sip import CallFields, SipMessage, _cseq, parse_message, scan_call_fields
 from detector.records import Call, Registration
 
 #: how long an answered call with no message at all (no BYE, no session refresh) is kept
@@ -52,6 +53,8 @@ MAX_DIALOGS = 200_000
 MAX_CLOSED = 100_000
 #: capture seconds between two timeout sweeps
 SWEEP_EVERY = 30.0
+#: requests that only show a call is alive
+_IN_DIALOG = frozenset({"CANCEL", "ACK", "PRACK", "UPDATE", "INFO"})
 
 
 def disposition(status: int | None) -> str:
@@ -132,7 +135,8 @@ class _Call:
     __slots__ = ("start", "caller", "callee", "user_agent", "src_ip", "origin",
                  "status", "answer", "last", "identity", "call_id")
 
-    def __init__(self, msg: SipMessage, time: float, src: str, origin: str) -> None:
+    def __init__(self, msg: SipMessage | CallFields, time: float, src: str,
+                 origin: str) -> None:
         self.call_id = msg.call_id
         self.start = time
         self.caller = msg.pai_user or msg.from_user
@@ -166,28 +170,40 @@ class DialogTracker:
         self.closed: OrderedDict[Any, None] = OrderedDict()
         #: what happened, by kind: dialog_timeout, dialog_evicted, orphan_response, ...
         self.counts: Counter = Counter()
-        self._next_sweep: float | None = None
+        #: capture time of the next timeout sweep (the first message sets it, sweeps not)
+        self._next_sweep = -math.inf
+        self._swept = False
 
     # -- input --------------------------------------------------------------------------
     def feed(self, msg: SipMessage, time: float, src: str = "", sport: int = 0,
              dst: str = "", dport: int = 0, origin: str = "") -> list:
         """The records this message completes (usually none)."""
-        out: list = []
-        if self._next_sweep is None:
+        out = self.feed_parts(msg.is_request, msg.method, msg.status, msg.call_id, None,
+                              msg, b"", time, src, dst, origin)
+        return out if out else []
+
+    def feed_parts(self, is_request: bool, method: str, status: int, call_id: str,
+                   cseq: str | None, msg: SipMessage | None, data: bytes, time: float,
+                   src: str, dst: str, origin: str) -> list | tuple:
+        """:meth:`feed` by parts, for hot loops: either ``msg``, or a message known by its
+        :func:`~capture.sip.scan_message` (the first five arguments; ``data`` is the
+        message, ``cseq`` is read only where the scan gives it). Most messages only move
+        a dialog on; a scanned one is parsed further only when a record needs more than
+        the scan (a new call: :func:`~capture.sip.scan_call_fields`, else the parser; a
+        new REGISTER, a 2xx or orphan response to one: the parser). Returns the records
+        completed, or an empty tuple."""
+        out: list | tuple = ()
+        if time >= self._next_sweep:
             self._next_sweep = time + SWEEP_EVERY
-        elif time >= self._next_sweep:
-            self._next_sweep = time + SWEEP_EVERY
-            out = self.flush(now=time)
-        call_id = msg.call_id
+            if self._swept:
+                out = self.flush(now=time)
+            self._swept = True  # the first message only schedules the first sweep
         if not call_id:
             self.counts["no_call_id"] += 1
             return out
-        if msg.is_request:
-            method = msg.method
+        if is_request:
             if method == "INVITE":
-                self._invite(msg, call_id, time, src, origin)
-            elif method == "REGISTER":
-                self._register(msg, call_id, time, src, origin)
+                self._invite(msg, data, call_id, time, src, origin)
             elif method == "BYE":
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -195,48 +211,62 @@ class DialogTracker:
                         # a BYE without a 2xx seen (lost, or a pre-answer teardown)
                         call.status = call.status if call.status and call.status < 300 else 200
                         call.answer = call.start
-                    out.append(self._close(call_id, time, "bye"))
-            elif method in ("CANCEL", "ACK", "PRACK", "UPDATE", "INFO"):
+                    record = self._close(call_id, time, "bye")
+                    return [*out, record] if out else [record]
+            elif method in _IN_DIALOG:
                 call = self.calls.get(call_id)
                 if call is not None:
                     call.last = time
-        else:
-            status = msg.status
-            if status < 200:
+            elif method == "REGISTER":
+                if msg is not None:
+                    cseq = msg.header("cseq")
+                self._register(msg, data, (call_id, _cseq(cseq)[0]), time, src,  # type: ignore[arg-type]
+                               origin)
+            return out
+        if status < 200:
+            return out
+        if msg is not None:
+            cseq = msg.header("cseq")
+        parts = cseq.split()  # type: ignore[union-attr]
+        cseq_method = parts[-1] if parts else ""  # as _cseq() gives it, number or not
+        if cseq_method == "INVITE":
+            call = self.calls.get(call_id)
+            if call is None:
+                if call_id not in self.closed:
+                    self.counts["orphan_response"] += 1
                 return out
-            cseq_method = msg.cseq_method
-            if cseq_method == "INVITE":
-                call = self.calls.get(call_id)
-                if call is None:
-                    if call_id not in self.closed:
-                        self.counts["orphan_response"] += 1
-                    return out
-                call.last = time
-                if call.answer is not None:
-                    return out  # 2xx retransmission or a re-INVITE's response
-                if status < 300:
-                    call.status, call.answer = status, time
-                elif status in (401, 407) or status < 400:
-                    call.status = status  # challenged or redirected: a retry may follow
-                else:
-                    call.status = status
-                    out.append(self._close(call_id, time, "final"))
-            elif cseq_method == "REGISTER":
-                record = self._register_response(msg, call_id, time, dst, origin)
-                if record is not None:
-                    out.append(record)
+            call.last = time
+            if call.answer is not None:
+                return out  # 2xx retransmission or a re-INVITE's response
+            if status < 300:
+                call.status, call.answer = status, time
+            elif status in (401, 407) or status < 400:
+                call.status = status  # challenged or redirected: a retry may follow
+            else:
+                call.status = status
+                record = self._close(call_id, time, "final")
+                return [*out, record] if out else [record]
+        elif cseq_method == "REGISTER":
+            record = self._register_response(msg, data, status,
+                                              (call_id, _cseq(cseq)[0]),  # type: ignore[arg-type]
+                                              time, dst, origin)
+            if record is not None:
+                return [*out, record] if out else [record]
         return out
 
     def flush(self, now: float | None = None) -> list:
         """Records of dialogs and registrations that timed out by ``now`` (capture time);
         with no ``now`` (end of input), of everything still open."""
         out: list = []
-        for call_id in list(self.calls):
-            call = self.calls[call_id]
-            if now is not None:
-                limit = self.dialog_timeout if call.answer is not None else self.setup_timeout
-                if now - call.last <= limit:
-                    continue
+        calls = self.calls
+        if now is None:
+            ended = list(calls)
+        else:  # a sweep every SWEEP_EVERY over every open call: one comprehension
+            answered, setup = self.dialog_timeout, self.setup_timeout
+            ended = [call_id for call_id, call in calls.items()
+                     if now - call.last > (answered if call.answer is not None else setup)]
+        for call_id in ended:
+            call = calls[call_id]
             self.counts["dialog_timeout" if now is not None else "dialog_open_at_end"] += 1
             out.append(self._close(call_id, call.last, "timeout" if now is not None else "end"))
         for key in list(self.registers):
@@ -250,8 +280,8 @@ class DialogTracker:
         return out
 
     # -- calls --------------------------------------------------------------------------
-    def _invite(self, msg: SipMessage, call_id: str, time: float, src: str,
-                origin: str) -> None:
+    def _invite(self, msg: SipMessage | None, data: bytes, call_id: str, time: float,
+                src: str, origin: str) -> None:
         calls = self.calls
         call = calls.get(call_id)
         if call is not None:
@@ -263,7 +293,9 @@ class DialogTracker:
             return  # a late retransmission or re-INVITE of a finished call
         if len(calls) >= self.max_dialogs:
             self._evict()
-        calls[call_id] = _Call(msg, time, src, origin)
+        if msg is None:  # scanned: its caller and callee are found the same way
+            msg = scan_call_fields(data, call_id) or parse_message(data)  # type: ignore[assignment]
+        calls[call_id] = _Call(msg, time, src, origin)  # type: ignore[arg-type]
 
     def _close(self, call_id: str, end: float, how: str) -> Call:
         call = self.calls.pop(call_id)
@@ -304,28 +336,35 @@ class DialogTracker:
             closed.popitem(last=False)
 
     # -- registrations ------------------------------------------------------------------
-    def _register(self, msg: SipMessage, call_id: str, time: float, src: str,
-                  origin: str) -> None:
-        key = (call_id, msg.cseq_num)
+    def _register(self, msg: SipMessage | None, data: bytes, key: tuple, time: float,
+                  src: str, origin: str) -> None:
         if key in self.registers or key in self.closed:
             return  # retransmission
         if len(self.registers) + len(self.calls) >= self.max_dialogs:
             self._evict()
+        if msg is None:
+            msg = parse_message(data)
         self.registers[key] = [time, msg.to_user or msg.from_user, src, msg.user_agent,
                                origin]
 
-    def _register_response(self, msg: SipMessage, call_id: str, time: float, dst: str,
+    def _register_response(self, msg: SipMessage | None, data: bytes, status: int,
+                           key: tuple, time: float, dst: str,
                            origin: str) -> Registration | None:
-        key = (call_id, msg.cseq_num)
         entry = self.registers.pop(key, None)
         if entry is None:
             if key in self.closed:
                 return None  # retransmitted response
             self.counts["orphan_response"] += 1
             # capture started after the REGISTER: the response still tells the outcome
+            if msg is None:
+                msg = parse_message(data)
             entry = [time, msg.to_user or msg.from_user, dst, "", origin]
         self._remember(key)
-        expires = msg.expires if 200 <= msg.status < 300 else None
+        expires = None
+        if 200 <= status < 300:
+            if msg is None:
+                msg = parse_message(data)
+            expires = msg.expires
         return Registration(time=entry[0], line=entry[1], contact_ip=entry[2],
-                            user_agent=entry[3], status=msg.status, expires=expires,
+                            user_agent=entry[3], status=status, expires=expires,
                             origin=entry[4])

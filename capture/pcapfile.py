@@ -370,6 +370,27 @@ def read_packets(path: str | Path, errors: Counter | None = None) -> Iterator[Da
     ``origin`` of each Datagram is ``<file name>#<frame number>`` (1-based, as Wireshark
     numbers frames). Problems are counted in ``errors`` by reason, never raised.
     """
+    prefix = Path(path).name + "#"
+    for item in read_payloads(path, errors):
+        if type(item) is tuple:
+            time, src, sport, dst, dport, payload, number = item
+            yield Datagram(time, src, sport, dst, dport, "udp", payload, prefix + str(number))
+        else:
+            yield item  # type: ignore[misc]
+
+
+#: what :func:`read_payloads` yields for a plain UDP datagram:
+#: (time, src, sport, dst, dport, payload, frame number)
+PlainUdp = tuple[float, str, int, str, int, bytes, int]
+
+
+def read_payloads(path: str | Path, errors: Counter | None = None
+                  ) -> Iterator[PlainUdp | Datagram]:
+    """:func:`read_packets` for hot loops: the bulk of signalling (Ethernet, IPv4 without
+    options, not a fragment, UDP) comes as a :data:`PlainUdp` tuple, with no Datagram
+    and no origin string built (``<file name>#<frame number>`` when one is needed);
+    everything else as the Datagram :func:`read_packets` gives. One generator deep (each
+    ``yield from`` level costs per packet)."""
     errors = errors if errors is not None else Counter()
     path = Path(path)
     try:
@@ -378,12 +399,13 @@ def read_packets(path: str | Path, errors: Counter | None = None) -> Iterator[Da
                 data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             except ValueError:  # empty file
                 errors["empty_file"] += 1
-                return
+                return iter(())
     except OSError:
         errors["unreadable_file"] += 1
-        return
-    with data:
-        yield from _read(data, path.name, errors)
+        return iter(())
+    if bytes(data[:4]) in _PCAP_MAGICS:
+        return _read_pcap(data, path.name, errors)
+    return _read(data, path.name, errors)
 
 
 def read_frames(path: str | Path, errors: Counter | None = None
@@ -404,28 +426,86 @@ def read_frames(path: str | Path, errors: Counter | None = None
         yield from _frames(data, errors)
 
 
-def _read(data, name: str, errors: Counter) -> Iterator[Datagram]:
+#: Ethernet type, then the IPv4 header (version/IHL, total length, fragment field,
+#: protocol, addresses) and the UDP ports and length, of a frame at its start
+_ETH_IPV4_UDP = struct.Struct("!12xHB1xH2xH1xB2x4s4sHHH")
+
+
+def _read(data, name: str, errors: Counter) -> Iterator[PlainUdp | Datagram]:
+    """pcapng, NetMon and anything else: frames from _frames (closes ``data``)."""
+    with data:
+        yield from _read_frames(data, name, errors)
+
+
+def _read_frames(data, name: str, errors: Counter) -> Iterator[PlainUdp | Datagram]:
     decoder = PacketDecoder(errors)
     decode = decoder.decode
-    ip4 = _IPV4.unpack_from
-    ports = _PORTS.unpack_from
+    plain = _ETH_IPV4_UDP.unpack_from
+    cache = _ADDR_CACHE
     prefix = name + "#"
     for number, time, linktype, frame in _frames(data, errors):
         # fast path for the bulk of signalling: Ethernet / IPv4 (no options, not a
         # fragment, complete) / UDP; everything else takes the general decoder
-        if linktype == 1 and len(frame) >= 42 and frame[12:14] == b"\x08\x00" \
-                and frame[14] == 0x45 and frame[23] == 17:
-            vihl, _tos, total, _id, frag, _ttl, _p, src, dst = ip4(frame, 14)
-            end = 14 + total
-            if not frag & 0x3FFF and end <= len(frame) and total >= 28:
-                ulen = (frame[38] << 8) | frame[39]
-                if 8 <= ulen <= total - 20:
-                    sport, dport = ports(frame, 34)
-                    yield Datagram(time, _addr4(src), sport, _addr4(dst), dport, "udp",
-                                   frame[42:34 + ulen], prefix + str(number))
-                    continue
+        caplen = len(frame)
+        if linktype == 1 and caplen >= 42:
+            etype, vihl, total, frag, proto, src, dst, sport, dport, ulen = plain(frame)
+            if etype == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x3FFF \
+                    and 28 <= total <= caplen - 14 and 8 <= ulen <= total - 20:
+                s = cache.get(src) or _addr4(src)
+                d = cache.get(dst) or _addr4(dst)
+                yield time, s, sport, d, dport, frame[42:34 + ulen], number
+                continue
         yield from decode(linktype, frame, time, prefix + str(number))
     decoder.fragments.close()
+
+
+def _read_pcap(data, name: str, errors: Counter) -> Iterator[PlainUdp | Datagram]:
+    """Classic pcap records and the plain Ethernet/IPv4/UDP fast path in one loop, one
+    generator deep: the same checks and counts as :func:`_pcap_frames` and
+    :func:`_read_frames`'s loop, with the payload cut straight out of the map (one copy,
+    no frame object). Closes ``data``."""
+    with data:
+        decoder = PacketDecoder(errors)
+        order, unit, rec_len = _PCAP_MAGICS[bytes(data[:4])]
+        size = len(data)
+        if size < 24:
+            errors["truncated_file"] += 1
+            size = linktype = 0  # no records
+        else:
+            linktype = struct.unpack_from(order + "I", data, 20)[0] & 0xFFFF
+        record = struct.Struct(order + "IIII").unpack_from
+        plain = _ETH_IPV4_UDP.unpack_from if size and linktype == LINKTYPE_ETHERNET else None
+        decode = decoder.decode
+        cache = _ADDR_CACHE
+        prefix = name + "#"
+        pos, number = 24, 0
+        while pos < size:
+            if pos + rec_len > size:
+                errors["truncated_file"] += 1
+                break
+            sec, frac, caplen, _origlen = record(data, pos)
+            pos += rec_len
+            if caplen > 0x40000:
+                errors["bad_record_length"] += 1  # no way to find the next record
+                break
+            number += 1
+            nxt = pos + caplen
+            if nxt > size:
+                errors["truncated_file"] += 1
+                break
+            time = sec + frac * unit
+            if plain is not None and caplen >= 42:
+                etype, vihl, total, frag, proto, src, dst, sport, dport, ulen = plain(data, pos)
+                if etype == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x3FFF \
+                        and 28 <= total <= caplen - 14 and 8 <= ulen <= total - 20:
+                    s = cache.get(src) or _addr4(src)
+                    d = cache.get(dst) or _addr4(dst)
+                    yield time, s, sport, d, dport, data[pos + 42:pos + 34 + ulen], number
+                    pos = nxt
+                    continue
+            yield from decode(linktype, data[pos:nxt], time, prefix + str(number))
+            pos = nxt
+        decoder.fragments.close()
 
 
 def _frames(data, errors: Counter) -> Iterator[tuple[int, float, int, bytes]]:

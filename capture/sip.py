@@ -3,7 +3,11 @@ matters): start line, headers with compact forms, folded lines and comma lists, 
 
 Parsing is split in two: :func:`parse_message` does the cheap part every message needs
 (start line, header lines into a dict, body cut by Content-Length); URIs, tags, SDP and
-the like are parsed only when a property asks (most messages never need them).
+the like are parsed only when a property asks (most messages never need them). A capture
+replay goes further: :func:`scan_message` (start line, Call-ID, CSeq) and
+:func:`scan_call_fields` (what a new call records) find only those with a few ``bytes``
+searches and answer only when they can vouch for giving what :func:`parse_message` gives;
+otherwise the caller parses in full.
 
 >>> m = parse_message(b"INVITE sip:13812345678@10.0.0.2 SIP/2.0\\r\\n"
 ...     b"v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\\r\\n"
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import unquote
 
 #: compact header forms (RFC 3261 section 7.3.3 and later RFCs) to their long names
@@ -290,7 +295,9 @@ def _start_line(line: str) -> SipMessage:
     # fast paths for well-formed lines; anything unusual goes through the careful checks
     if line.startswith("SIP/2.0 "):
         code = line[8:11]
-        if code.isdigit() and (len(line) == 11 or line[11] == " ") and code[0] in "123456":
+        # len(line) >= 11 first: "SIP/2.0 20" must be rejected, not raise IndexError
+        if len(line) >= 11 and code.isdigit() and (len(line) == 11 or line[11] == " ") \
+                and code[0] in "123456":
             return SipMessage(False, status=int(code), reason=line[12:].strip())
     elif line.endswith(" SIP/2.0"):
         method, _, uri = line[:-8].partition(" ")
@@ -329,6 +336,210 @@ def _start_line_careful(line: str) -> SipMessage:
     if not _SCHEME.match(uri):
         raise SipParseError("bad_request_uri")
     return SipMessage(True, method=method, uri=uri)
+
+
+# -- the fast scan -----------------------------------------------------------------------
+#: KNOWN_METHODS and status codes by their bytes, for the scan's start line
+_METHOD_BYTES = {m.encode(): m for m in KNOWN_METHODS}
+_STATUS_BYTES = {str(code).encode(): code for code in range(100, 700)}
+#: the scan's copy of the header block: lower case (names are case-insensitive), and LF
+#: for every byte that may end a line (CR) or surround a name (tab, VT, FF, FS..US, space,
+#: and bytes >= 0x80: U+0085, U+00A0... strip like whitespace once decoded), so that any
+#: line whose name could strip to the compact ``i`` shows as LF + ``i``
+_SCAN_TABLE = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\t\x0b\x0c\x1c\x1d\x1e\x1f " + bytes(range(0x80, 0x100)),
+    b"abcdefghijklmnopqrstuvwxyz" + b"\n" * (9 + 0x80))
+#: what a scan returns: is_request, method, status, Call-ID, CSeq (or None, see below)
+Scan = tuple[bool, str, int, str, "str | None"]
+
+
+def scan_message(data: bytes, all_cseq: bool = False) -> Scan | None:
+    """The start line, Call-ID and CSeq of a plain message, without parsing the rest; None
+    whenever the scan cannot vouch that :func:`parse_message` would give the same.
+
+    Most packets of a dialog (provisional responses, ACK, BYE, their 200s) matter only by
+    these, and splitting every header line into a dict is most of the cost of a capture
+    replay. The scan returns ``(is_request, method, status, call_id, cseq)`` equal to
+    ``msg.is_request, msg.method, msg.status, msg.call_id, msg.header("cseq")`` of ``msg
+    = parse_message(data)``; ``cseq`` only for what a dialog tracker reads it of (final
+    responses and REGISTER requests) unless ``all_cseq``, else None. A handful of
+    ``bytes`` calls find them: per call, not per byte scanned, is what costs here (and
+    ``re`` is several times slower than ``bytes.find``).
+
+    It gives up (None: the caller parses in full, so rejections keep the parser's
+    reasons) on anything unusual: no CRLFCRLF, a start line the parser's fast path would
+    not take (or with spacing around it), a bare CR/LF or a fold in the start line or a
+    value, the letters ``call-id``/``cseq`` first seen anywhere but right at the start of
+    a header line and before its colon (any long-form line has them, so the first is the
+    first header), or, before the Call-ID, a line starting with spacing or ``i`` or any
+    spacing followed by ``i`` (a compact ``i:`` could hide there). A scan that answers
+    implies ``looks_like_sip(data)`` and that the HEP hook passes the payload over.
+
+    >>> scan_message(b"SIP/2.0 180 Ringing\\r\\nCall-ID: a@b\\r\\nCSeq: 1 INVITE\\r\\n\\r\\n")
+    (False, '', 180, 'a@b', None)
+    >>> scan_message(b"BYE sip:x@y SIP/2.0\\r\\ncall-ID:a@b \\r\\nCSeq: 2 BYE\\r\\n\\r\\n", True)
+    (True, 'BYE', 0, 'a@b', '2 BYE')
+    >>> scan_message(b"BYE sip:x@y SIP/2.0\\r\\ni: a@b\\r\\nCSeq: 2 BYE\\r\\n\\r\\n") is None
+    True
+    """
+    eol = data.find(b"\r\n")
+    end = data.find(b"\r\n\r\n", eol)  # the header block is data[:end]
+    if end <= eol or len(data) > MAX_MESSAGE:
+        return None  # no CRLF, no CRLFCRLF, or a start line alone: the parser's cases
+    # Searched in data bounded by end, no copy. Every CRLF of the block is followed by
+    # a byte (at worst the CR of the CRLFCRLF), and a value's CRLF is found by an
+    # unbounded search: the CRLFCRLF's own CRLF stops it at the block's end.
+    line = data[:eol]
+    if 13 in line or 10 in line or data[eol + 2] in (32, 9):
+        return None  # a bare CR/LF or a folded start line
+    # the conditions of _start_line's fast path, on bytes and without spacing around
+    if line[:8] == b"SIP/2.0 ":
+        status = _STATUS_BYTES.get(line[8:11])
+        if status is None or len(line) > 11 and line[11] != 32:
+            return None
+        is_request, method = False, ""
+        want_cseq = all_cseq or status >= 200
+    elif line[-8:] == b" SIP/2.0":
+        name, _, uri = line[:-8].partition(b" ")
+        method = _METHOD_BYTES.get(name)  # type: ignore[assignment]
+        if method is None or not uri or 32 in uri or 58 not in uri or uri[0] == 60:
+            return None
+        is_request, status = True, 0
+        want_cseq = all_cseq or method == "REGISTER"
+    else:
+        return None
+    scan = data.translate(_SCAN_TABLE)
+    at = scan.find(b"call-id", eol, end)
+    if at < 0:
+        if scan.find(b"\ni", eol, end) >= 0:
+            return None
+        call_id = ""
+    else:
+        # at + 7 <= end: data[at + 7] exists
+        if data[at - 2:at] != b"\r\n" or data[at + 7] != 58 \
+                or scan.find(b"\ni", eol, at) >= 0:
+            return None
+        stop = data.find(b"\r\n", at + 8)
+        if data[stop + 2] in (32, 9):
+            return None  # folded
+        value = data[at + 8:stop]
+        if 13 in value or 10 in value:
+            return None
+        value = value.strip(b" \t")
+        try:
+            call_id = value.decode()  # the fast path of the codec
+        except UnicodeDecodeError:
+            call_id = value.decode("utf-8", "surrogateescape")  # as parse_message does
+    cseq = None
+    if want_cseq:
+        at = scan.find(b"cseq", eol, end)  # CSeq has no compact form
+        if at < 0:
+            cseq = ""
+        else:
+            if data[at - 2:at] != b"\r\n" or data[at + 4] != 58:
+                return None
+            stop = data.find(b"\r\n", at + 5)
+            if data[stop + 2] in (32, 9):
+                return None
+            value = data[at + 5:stop]
+            if 13 in value or 10 in value:
+                return None
+            cseq = value.strip(b" \t").decode("utf-8", "surrogateescape")
+    return is_request, method, status, call_id, cseq
+
+
+class CallFields(NamedTuple):
+    """What a dialog tracker reads of an INVITE that starts a call: the same attributes
+    as a :class:`SipMessage` has, with the same values."""
+
+    call_id: str
+    pai_user: str
+    from_user: str
+    to_user: str
+    request_user: str
+    user_agent: str
+    identity_present: bool
+
+
+def scan_call_fields(data: bytes, call_id: str | None = None) -> CallFields | None:
+    """:class:`CallFields` of a request by the same kind of scan as :func:`scan_message`
+    (and on top of it), or None whenever the scan cannot vouch for them; parsing an
+    INVITE with its SDP in full costs several times more.
+
+    Each header (From/f, To/t, P-Asserted-Identity, User-Agent, Identity/y) is the first
+    line that starts (after a CRLF, no spacing) with its name and a colon, provided no
+    line or spacing-separated word starting with the name or its compact letter comes
+    before it (once CR and spacing are LF, every line of that header looks like that).
+    P-Asserted-Identity must give its user from its first line, Identity-Info and any
+    other line starting with ``identity``/``y`` send the message to the parser. A caller
+    that has the request's :func:`scan_message` answer passes its ``call_id`` (the scan
+    is not repeated then).
+
+    >>> f = scan_call_fields(b"INVITE sip:%2B1@b SIP/2.0\\r\\nFrom: <sip:2@a>;tag=1\\r\\n"
+    ...                      b"To: <tel:3>\\r\\nCall-ID: x\\r\\n\\r\\n")
+    >>> f.call_id, f.pai_user, f.from_user, f.to_user, f.request_user, f.identity_present
+    ('x', '', '2', '3', '+1', False)
+    """
+    if call_id is None:
+        scanned = scan_message(data)
+        if scanned is None or not scanned[0]:
+            return None
+        call_id = scanned[3]
+    end = data.find(b"\r\n\r\n")
+    eol = data.find(b"\r\n", 0, end)
+    scan = data.translate(_SCAN_TABLE)
+    from_value = _scan_header(data, scan, eol, end, b"\nfrom", b"\nf")
+    to_value = _scan_header(data, scan, eol, end, b"\nto", b"\nt")
+    user_agent = _scan_header(data, scan, eol, end, b"\nuser-agent", None)
+    pai = _scan_header(data, scan, eol, end, b"\np-asserted-identity", None)
+    if from_value is None or to_value is None or user_agent is None or pai is None:
+        return None
+    pai_user = ""
+    if not pai and scan.find(b"\np-asserted-identity", eol, end) >= 0:
+        return None  # an empty first one: the user may be on a later line
+    if pai:
+        for value in split_list(pai) if "," in pai else (pai,):
+            pai_user = addr_user(value)
+            if pai_user:
+                break
+        else:
+            return None  # the user may be on a later P-Asserted-Identity line
+    at = scan.find(b"\nidentity", eol, end)
+    if at >= 0:
+        if data[at - 1:at + 1] != b"\r\n" or data[at + 9] != 58:
+            return None  # Identity-Info, or spacing: the parser knows
+        identity = True
+    elif scan.find(b"\ny", eol, end) >= 0:
+        return None  # maybe a compact y
+    else:
+        identity = False
+    uri = data[:eol].partition(b" ")[2][:-8].decode("utf-8", "surrogateescape")
+    return CallFields(call_id, pai_user, addr_user(from_value), addr_user(to_value),
+                      uri_user(uri), user_agent, identity)
+
+
+def _scan_header(data: bytes, scan: bytes, eol: int, end: int, key: bytes,
+                 compact: bytes | None) -> str | None:
+    """The first value of one header for :func:`scan_call_fields` ("" if absent), None
+    if unsure. ``key`` is LF + the lower-case name, ``compact`` LF + its compact letter;
+    the header block is ``data[:end]`` (see scan_message for the bounds)."""
+    at = scan.find(key, eol, end)
+    if at < 0:
+        if compact is not None and scan.find(compact, eol, end) >= 0:
+            return None
+        return ""
+    start = at + len(key)  # <= end: data[start] exists
+    if data[at - 1:at + 1] != b"\r\n" or data[start] != 58 \
+            or compact is not None and scan.find(compact, eol, at) >= 0:
+        return None
+    start += 1
+    stop = data.find(b"\r\n", start)
+    if data[stop + 2] in (32, 9):
+        return None  # folded
+    value = data[start:stop]
+    if 13 in value or 10 in value:
+        return None
+    return value.strip(b" \t").decode("utf-8", "surrogateescape")
 
 
 def _headers(lines: list[str]) -> dict[str, list[str]]:
@@ -482,6 +693,28 @@ def uri_user(uri: str) -> str:
         user = unquote(user, errors="replace")
     return user.strip()
 
+
+
+def addr_user(value: str) -> str:
+    """``uri_user(name_addr(value)[1])``: the user of a From/To/PAI/Contact value, with a
+    shortcut for the usual ``<sip:user@host>...`` (no display name).
+
+    >>> addr_user("<sip:%2B8613812345678@ims.example;user=phone>;tag=1")
+    '+8613812345678'
+    >>> addr_user('"A" <tel:+1-201-555-0123>'), addr_user("<sip:a:pw@b@c>")
+    ('+1-201-555-0123', 'a')
+    """
+    if value[:5] == "<sip:":
+        gt = value.find(">", 5)
+        at = value.rfind("@", 5, gt) if gt > 0 else -1
+        if at >= 0:  # what uri_user does with the URI name_addr gives, in one go
+            user = value[5:at]
+            if ":" in user:
+                user = user.split(":", 1)[0]
+            if "%" in user:
+                user = unquote(user, errors="replace")
+            return user.strip()
+    return uri_user(name_addr(value)[1])
 
 def uri_host(uri: str) -> str:
     """The host of a sip:/sips: URI.

@@ -159,7 +159,8 @@ def test_detection_by_content_not_port():
 
 @pytest.mark.parametrize("data,reason", [
     (b"", "empty"), (b"\r\n\r\n", "keepalive"), (b"SIP/2.0 099 Low\r\n\r\n", "bad_status_code"),
-    (b"SIP/2.0 2000 OK\r\n\r\n", "bad_status_line"), (b"INVITE sip:x SIP/3.0\r\n\r\n",
+    (b"SIP/2.0 2000 OK\r\n\r\n", "bad_status_line"), (b"SIP/2.0 20\r\n\r\n", "bad_status_line"),
+    (b"SIP/2.0 2\r\nCall-ID: x\r\n\r\n", "bad_status_line"), (b"INVITE sip:x SIP/3.0\r\n\r\n",
                                                      "bad_version"),
     (b"INV<TE sip:x SIP/2.0\r\n\r\n", "bad_method"), (b"INVITE <x> SIP/2.0\r\n\r\n",
                                                      "bad_request_uri"),
