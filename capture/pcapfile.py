@@ -536,7 +536,7 @@ def _pcap_frames(data, errors: Counter) -> Iterator[tuple[int, float, int, bytes
             return
         sec, frac, caplen, _origlen = unpack(data, pos)
         pos += rec_len
-        if caplen > 0x40000 :
+        if caplen > 0x40000:
             errors["bad_record_length"] += 1  # no way to find the next record
             return
         number += 1
