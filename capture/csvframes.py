@@ -39,7 +39,7 @@ import polars as pl
 
 from capture.cdr import CsvLayout, read_csv, read_csv_rows
 from capture.cdr import _rows as csv_rows
-from capture.fields import UTC
+from capture.fields import MAX_EPOCH, MIN_EPOCH, UTC
 from capture.quarantine import Quarantine
 from detector.frames import SCHEMAS, to_frame
 from detector.records import DISPOSITIONS, FEEDBACK_KINDS, INGRESSES, LINE_TYPES, SMS_DIRECTIONS
@@ -56,7 +56,6 @@ _NUMBER = f"^{_END}(?:.{{0,62}}{_END})?$"
 _NONBLANK = f"^{_END}(?:.*{_END})?$"
 _DECIMAL = r"^[0-9]{1,6}(?:\.[0-9]{1,9})?$"
 _INTEGER = r"^[0-9]{1,9}$"
-_MIN_EPOCH, _MAX_EPOCH = 631152000.0, 4102444800.0
 
 
 def read_csv_frames(path: Path | str, kind: str, quarantine: Quarantine, tz: tzinfo = UTC,
@@ -228,7 +227,7 @@ def _time(f: pl.Expr):
 
 
 def _in_range(column: str) -> pl.Expr:
-    return pl.col(column).is_between(_MIN_EPOCH, _MAX_EPOCH)
+    return pl.col(column).is_between(MIN_EPOCH, MAX_EPOCH)
 
 
 def _number(f: pl.Expr) -> pl.Expr:

@@ -21,13 +21,13 @@ capture.fields.RowError: bad start time
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from types import MappingProxyType
 
 from detector.records import (
     DISPOSITIONS,
     FEEDBACK_KINDS,
     INGRESSES,
     LINE_TYPES,
+    NO_ATTRS,
     SMS_DIRECTIONS,
     Call,
     Feedback,
@@ -37,8 +37,6 @@ from detector.records import (
 
 UTC = UTC
 
-# Records without extra columns share one read-only empty mapping (saves a dict per record).
-_NO_ATTRS = MappingProxyType({})
 
 #: canonical column order per record kind (the contract's tables)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -61,7 +59,7 @@ _LINE_TYPES = frozenset(LINE_TYPES)
 _FEEDBACK_KINDS = frozenset(FEEDBACK_KINDS)
 _SMS_DIRECTIONS = frozenset(SMS_DIRECTIONS)
 # Epoch seconds outside this range are typos, not times (1990 .. 2100).
-_MIN_EPOCH, _MAX_EPOCH = 631152000.0, 4102444800.0
+MIN_EPOCH, MAX_EPOCH = 631152000.0, 4102444800.0
 
 
 class RowError(ValueError):
@@ -83,7 +81,7 @@ def parse_time(value: str, tz: tzinfo = UTC) -> float:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=tz)
         t = dt.timestamp()
-    if not (_MIN_EPOCH <= t <= _MAX_EPOCH):
+    if not (MIN_EPOCH <= t <= MAX_EPOCH):
         raise ValueError("out of range")
     return t
 
@@ -141,7 +139,7 @@ def make_call(start, caller, callee, duration, disposition, ingress, caller_line
             raise RowError("bad callee_line")
     return Call(t, caller, callee, d, disposition or ("ANSWERED" if d > 0 else "NO ANSWER"),
                 ingress, caller_line or "", callee_line or "", call_id or "", user_agent or "",
-                src_ip or "", origin, attrs if attrs is not None else _NO_ATTRS)
+                src_ip or "", origin, attrs if attrs is not None else NO_ATTRS)
 
 
 def make_sms(time, sender, recipient, text, direction, origin: str, attrs,
@@ -156,7 +154,7 @@ def make_sms(time, sender, recipient, text, direction, origin: str, attrs,
     else:
         direction = "mt"
     return Sms(t, sender, recipient, text if text != "" else None, direction, origin,
-               attrs if attrs is not None else _NO_ATTRS)
+               attrs if attrs is not None else NO_ATTRS)
 
 
 def _int_or_none(value, what: str) -> int | None:
@@ -180,7 +178,7 @@ def make_registration(time, line, contact_ip, user_agent, status, expires, origi
         raise RowError("missing contact_ip")
     return Registration(t, line, contact_ip, user_agent or "", _int_or_none(status, "status"),
                         _int_or_none(expires, "expires"), origin,
-                        attrs if attrs is not None else _NO_ATTRS)
+                        attrs if attrs is not None else NO_ATTRS)
 
 
 def make_feedback(time, number, kind, about, alert_id, origin: str, attrs,
@@ -191,7 +189,7 @@ def make_feedback(time, number, kind, about, alert_id, origin: str, attrs,
     if kind not in _FEEDBACK_KINDS:
         raise RowError("bad feedback kind")
     return Feedback(t, number, kind, about or "", alert_id or "", origin,
-                    attrs if attrs is not None else _NO_ATTRS)
+                    attrs if attrs is not None else NO_ATTRS)
 
 
 MAKERS = {"call": make_call, "sms": make_sms, "registration": make_registration,

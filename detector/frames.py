@@ -19,13 +19,10 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import MappingProxyType
 
 import polars as pl
 
-from detector.records import RECORD_TYPES
-
-_NO_ATTRS = MappingProxyType({})
+from detector.records import NO_ATTRS, RECORD_TYPES
 
 #: columns (in the record classes' argument order, ``origin`` last) and their types
 SCHEMAS: dict[str, dict[str, type[pl.DataType]]] = {
@@ -56,10 +53,6 @@ TIEBREAK: dict[str, tuple[pl.Expr, ...]] = {
 KIND_NUMBER = {"call": 0, "sms": 1, "registration": 2, "feedback": 3}
 
 
-def empty(kind: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMAS[kind])
-
-
 def to_frame(kind: str, records: Iterable) -> pl.DataFrame:
     """The frame of some records of one kind (their ``attrs`` are not kept)."""
     names = list(SCHEMAS[kind])
@@ -71,5 +64,5 @@ def materialise(kind: str, frame: pl.DataFrame) -> list:
     """Record objects for the rows of ``frame``, in order."""
     cls = RECORD_TYPES[kind]
     columns = [frame.get_column(n).to_list() for n in SCHEMAS[kind]]
-    attrs = [_NO_ATTRS] * frame.height
+    attrs = [NO_ATTRS] * frame.height
     return list(map(cls, *columns, attrs))

@@ -13,8 +13,14 @@ numbering plan normalises them where a detector needs it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
+
+#: the attributes of a record without extra columns: one shared read-only empty mapping
+#: (saves a dict per record)
+NO_ATTRS: Mapping[str, Any] = MappingProxyType({})
 
 DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CANCELLED")
 INGRESSES = ("international", "domestic", "access", "unknown")
