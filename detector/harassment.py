@@ -89,6 +89,10 @@ class Organisations:
         name = self.exact.get(number)
         if name is not None or not self._prefix_tuple:
             return name
+        return self.prefix_owner(number)
+
+    def prefix_owner(self, number: str) -> str | None:
+        """The organisation of the longest listed prefix ``number`` starts with."""
         if number.startswith(self._prefix_tuple):
             for prefix, name in self.prefixes:
                 if number.startswith(prefix):
@@ -151,7 +155,7 @@ class Harassment(Detector):
         orgs = self.orgs
         owner = orgs.exact.get(caller)  # Organisations.owner, its common case inlined
         if owner is None and orgs.prefixes:
-            owner = orgs.owner(caller)
+            owner = orgs.prefix_owner(caller)
         party = owner or caller
         key = f"{callee}|{party}"
         t = call.start

@@ -187,7 +187,7 @@ class VoipBox(Detector):
         odd_hour = line.history >= self.min_history and not line.hours & hour_bit
         line.hours |= hour_bit
         line.history += 1
-        dest = self._destinations.get(callee)  # the cache hit without a method call
+        dest = self._destinations.get(callee)  # hit without a method call; see _destination
         if dest is None:
             dest = self._destination(callee)
         if dest not in line.dests:
@@ -282,18 +282,18 @@ class VoipBox(Detector):
 
     # -- signals -----------------------------------------------------------------------
     def _destination(self, callee: str) -> str:
-        dest = self._destinations.get(callee)
-        if dest is None:
-            info = self.plan.classify(callee)
-            if info.category == "international":
-                dest = "+" + (info.country_code or "?")
-            elif info.category == "fixed":
-                dest = "0" + (info.area or "")
-            else:
-                dest = info.category
-            if len(self._destinations) >= 100_000:  # bounded: a cache, not state
-                self._destinations.clear()
-            self._destinations[callee] = dest
+        """The callee's destination (country, area or category), classified and cached:
+        :meth:`on_call` reads the cache first."""
+        info = self.plan.classify(callee)
+        if info.category == "international":
+            dest = "+" + (info.country_code or "?")
+        elif info.category == "fixed":
+            dest = "0" + (info.area or "")
+        else:
+            dest = info.category
+        if len(self._destinations) >= 100_000:  # bounded: a cache, not state
+            self._destinations.clear()
+        self._destinations[callee] = dest
         return dest
 
     def _device(self, line: _Line, t: float, agent: str, address: str, ref: str) -> bool:
