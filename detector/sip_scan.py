@@ -87,6 +87,8 @@ class SipScan(Detector):
         self.scanners = tuple(str(s).lower() for s in rules.list("sip_scanners", []) if s)
         self._agents: dict[str, str] = {}   # User-Agent -> matched scanner entry or ""
         self._sources: dict[str, _Source] = {}
+        #: (segment, addresses that fail or show a scanner in it), see selects()
+        self._segment_triggers: tuple = (None, set())
 
     def scanner_of(self, agent: str) -> str:
         """The scanner list entry a User-Agent matches, or ``""`` (cached per agent)."""
@@ -126,11 +128,15 @@ class SipScan(Detector):
         starts tracking an address); the others leave no trace (see the handlers)."""
         if kind not in _SOURCE_COLUMN:
             return None
-        triggered = set()
-        for k, f in segment.items():
-            if k in _SOURCE_COLUMN:
-                triggered.update(f.filter(self._trigger(k, f) & (pl.col(_SOURCE_COLUMN[k]) != ""))
-                                 .get_column(_SOURCE_COLUMN[k]).unique().to_list())
+        seen, triggered = self._segment_triggers
+        if seen is not segment:  # once per segment, for calls and registrations alike
+            triggered = set()
+            for k, f in segment.items():
+                if k in _SOURCE_COLUMN:
+                    column = pl.col(_SOURCE_COLUMN[k])
+                    triggered.update(f.filter(self._trigger(k, f) & (column != ""))
+                                     .get_column(_SOURCE_COLUMN[k]).unique().to_list())
+            self._segment_triggers = (segment, triggered)
         ip = pl.col(_SOURCE_COLUMN[kind])
         flags = frame.select((ip != "").alias("known"), ip.is_in(sorted(triggered)).alias("hit"))
         chosen = flags.get_column("hit").to_numpy().copy()
