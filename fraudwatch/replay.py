@@ -236,7 +236,6 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     in_columns = columnar and on_record is None and all(
         formats[p].format == "csv" and not mapping for p in paths)
     if in_columns:
-        merged = None
         frame_sources = [(formats[p].kind, _guarded(read_csv_frames(p, formats[p].kind,
                                                                      quarantine, tzone), p))
                          for p in paths]
@@ -269,7 +268,7 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     # thresholds rescan them constantly (A/B in fresh processes: 47.1k -> 52.0k records/s).
     gc.set_threshold(100_000, 50, 1000)
     try:
-        if merged is None:
+        if in_columns:
             feed = FrameFeed(engine)
             for frames in merge_frames(frame_sources):
                 emit(feed.push(frames))
@@ -278,20 +277,20 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
                 if show:
                     _progress(sum(engine.stats.records.values()), engine, started)
             emit(feed.flush())
-            merged = ()
-        for record in merged:
-            if on_record is not None:
-                on_record(record)
-            alerts = push(record)
-            if alerts:
-                emit(alerts)
-            n += 1
-            if n % batch == 0:
-                if metrics is not None:
-                    metrics.observe_batch(summary, engine, quarantine)
-                if show:
-                    _progress(n, engine, started)
-        emit(engine.flush())
+        else:
+            for record in merged:
+                if on_record is not None:
+                    on_record(record)
+                alerts = push(record)
+                if alerts:
+                    emit(alerts)
+                n += 1
+                if n % batch == 0:
+                    if metrics is not None:
+                        metrics.observe_batch(summary, engine, quarantine)
+                    if show:
+                        _progress(n, engine, started)
+            emit(engine.flush())
     finally:
         gc.set_threshold(*gc_thresholds)
         quarantine.close()
