@@ -39,6 +39,8 @@ import polars as pl
 
 from detector.alerts import Alert, iso
 from detector.base import NO_ALERTS, Detector
+from detector.coldentries import ColdEntries
+from detector.hashindex import HashIndex
 from detector.records import Call, Feedback
 from detector.rulefiles import RuleSet, parse_duration
 from detector.windows import SlidingWindow
@@ -145,7 +147,12 @@ class Harassment(Detector):
         self.sweep_every = self.window / 7
         self._next_sweep = float("-inf")
         self._window_text = str(p["window"])
-        self._selected_frame: tuple = (None, [], None)
+        self._selected_frame: tuple = (None, None, None, None)
+        #: columnar replay: None until the first frame, then True while cold entries are
+        #: kept in columns, False after a hash collision moved them to the dicts
+        self._cold: bool | None = None
+        self._cold_singles = self._cold_talks = ColdEntries()
+        self._hot = HashIndex()
 
     # -- records -----------------------------------------------------------------------
     def on_call(self, call: Call) -> list[Alert] | tuple:
@@ -225,6 +232,14 @@ class Harassment(Detector):
         return NO_ALERTS
 
     # -- columnar replay -----------------------------------------------------------------
+    # In a columnar replay, the pairs nobody needs yet live in columns (ColdEntries): a
+    # lone nuisance call of a pair (a single), a conversation of a pair not tracked (a
+    # talk). ``_hot`` holds the hashes of every key that may be in ``pairs`` or
+    # ``talks`` (the hashes of all rows selected since the last sweep, and of the dicts'
+    # keys at it), so a row neither there nor cold is passed over without a dict lookup.
+    # A key is in the dicts or cold, never both: a row of a hot or cold key is selected,
+    # and a selected key's cold entries are moved to the dicts before its rows are
+    # handled; what is absorbed cold belongs to a key that was neither.
     def selects(self, kind: str, frame: pl.DataFrame,
                 segment: dict[str, pl.DataFrame]) -> pl.Series | None:
         """The calls of pairs tracked now (a single call or a window), and of pairs with a
@@ -234,39 +249,113 @@ class Harassment(Detector):
         if kind != "call":
             return None
         info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
-        keys = info.get_column("key").to_list()
-        tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
-        pestered = info.get_column("key").filter(info.get_column("nuisance"))
-        flags = info.select(pl.col("nuisance"), (pl.col("key").is_duplicated()
-                                                 & pl.col("key").is_in(pestered.implode()))
-                            .alias("busy"))
-        nuisance = flags.get_column("nuisance").to_numpy()
-        self._selected_frame = (frame, keys, nuisance)  # for absorb(), same frame
-        return pl.Series(tracked | flags.get_column("busy").to_numpy())
+        key = info.get_column("key")
+        busy = info.select(pl.col("key").is_duplicated()
+                           & pl.col("key").is_in(key.filter(info.get_column("nuisance"))
+                                                 .implode())).to_series().to_numpy()
+        nuisance = info.get_column("nuisance").to_numpy()
+        if self._cold is None:
+            self._start_cold()
+        if not self._cold:  # given up on the columns (see _thaw): the dicts alone
+            keys = key.to_list()
+            tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
+            self._selected_frame = (frame, key, None, nuisance)
+            return pl.Series(tracked | busy)
+        hashes = self._hash(key)
+        singles = self._cold_singles.find(hashes)
+        chosen = busy | (singles >= 0) | (self._hot.get(hashes) >= 0)
+        rows = np.flatnonzero(chosen)
+        if len(rows):
+            self._warm(key, hashes[rows], rows, singles[rows])
+            self._hot.put(hashes[rows], np.zeros(len(rows), dtype=np.int64))
+        self._selected_frame = (frame, key, hashes, nuisance)
+        return pl.Series(chosen)
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
         if kind != "call" or selected.all():
             return
-        seen, keys, nuisance = self._selected_frame
+        seen, key, hashes, nuisance = self._selected_frame
         if seen is not frame:  # not the frame selects() just saw: work its keys out again
             info = frame.select(self._nuisance().alias("nuisance"),
                                 self._pair_key().alias("key"))
-            keys = info.get_column("key").to_list()
+            key = info.get_column("key")
             nuisance = info.get_column("nuisance").to_numpy()
+            hashes = self._hash(key) if self._cold else None
+        self._selected_frame = (None, None, None, None)
         # in dispatch order: a pair's last conversation wins, as one by one
         talks = np.flatnonzero(~selected & ~nuisance
                                & (frame.get_column("duration").to_numpy() >= self.conversation))
-        if len(talks):
-            self.talks.update(zip([keys[i] for i in talks.tolist()],
-                                  frame.get_column("start").gather(talks).to_list(), strict=True))
         lone = np.flatnonzero(~selected & nuisance)
+        talk_keys = key.gather(talks).to_list() if len(talks) else []
+        if self._cold and len(talks):
+            talks, talk_keys = _last_of_each(talks, talk_keys, hashes[talks])
+        talk_times = frame.get_column("start").gather(talks).to_numpy()
         if len(lone):
             firsts = frame[lone].select(  # (time, number, ref) as on_call keeps it
                 "start", "caller",
                 pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
-            self.pairs.update(zip([keys[i] for i in lone.tolist()],
-                                  zip(*(c.to_list() for c in firsts.get_columns()), strict=True),
-                                  strict=True))
+            lone_keys = key.gather(lone).to_list()
+            lone_times = firsts.get_column("start").to_numpy()
+            lone_callers, lone_refs = (c.to_list() for c in firsts.get_columns()[1:])
+        if self._cold and len(talks) and \
+                not self._cold_talks.add(hashes[talks], talk_keys, talk_times):
+            self._thaw()
+        if not self._cold and len(talks):
+            self.talks.update(zip(talk_keys, talk_times.tolist(), strict=True))
+        if self._cold and len(lone) and not self._cold_singles.add(
+                hashes[lone], lone_keys, lone_times, {"caller": lone_callers, "ref": lone_refs}):
+            self._thaw()
+        if not self._cold and len(lone):
+            self.pairs.update(zip(lone_keys, zip(lone_times.tolist(), lone_callers, lone_refs,
+                                                 strict=True), strict=True))
+
+    def _start_cold(self) -> None:
+        self._cold = True
+        self._cold_singles = ColdEntries(("caller", "ref"))
+        self._cold_talks = ColdEntries()
+        self._hot = HashIndex()
+        self._rehash()
+
+    def _warm(self, key: pl.Series, hashes: np.ndarray, rows: np.ndarray,
+              singles: np.ndarray) -> None:
+        """Move the cold entries of these selected rows' keys to the dicts."""
+        talks = self._cold_talks.find(hashes)
+        hit = np.flatnonzero((singles >= 0) | (talks >= 0))
+        if not len(hit):
+            return
+        names = key.gather(rows[hit]).to_list()
+        cold_singles, cold_talks = self._cold_singles, self._cold_talks
+        singles_out: dict[int, None] = {}
+        talks_out: dict[int, None] = {}
+        for name, s, t in zip(names, singles[hit].tolist(), talks[hit].tolist(), strict=True):
+            # the same hash with another key: that pair's entry stays cold
+            if s >= 0 and cold_singles.keys[s] == name:
+                singles_out[s] = None
+            if t >= 0 and cold_talks.keys[t] == name:
+                talks_out[t] = None
+        for k, t, caller, ref in cold_singles.take(np.fromiter(singles_out, np.int64)):
+            self.pairs[k] = (t, caller, ref)
+        for k, t in cold_talks.take(np.fromiter(talks_out, np.int64)):
+            self.talks[k] = t
+
+    def _thaw(self) -> None:
+        """Two keys share a hash: move everything cold to the dicts and go on with them."""
+        for k, t, caller, ref in self._cold_singles.items():
+            self.pairs[k] = (t, caller, ref)
+        self.talks.update(self._cold_talks.items())
+        self._cold = False
+        self._cold_singles = self._cold_talks = ColdEntries()
+        self._hot = HashIndex()
+
+    def _rehash(self) -> None:
+        """``_hot`` anew from the dicts' keys (after a sweep shrank them)."""
+        keys = [*self.pairs, *self.talks]
+        self._hot.rebuild(self._hash(pl.Series(keys, dtype=pl.Utf8)),
+                          np.zeros(len(keys), dtype=np.int64))
+
+    @staticmethod
+    def _hash(keys: pl.Series) -> np.ndarray:
+        return keys.hash().to_numpy()
 
     def _nuisance(self) -> pl.Expr:
         return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
@@ -357,9 +446,35 @@ class Harassment(Detector):
         for pair in [k for k, first in pairs.items() if type(first) is tuple
                      and first[0] < horizon]:
             del pairs[pair]
+        if self._cold:
+            self._cold_singles.sweep(horizon)
+            self._cold_talks.sweep(horizon)
+            self._rehash()
 
     def tracked(self) -> int:
-        return len(self.pairs)  # victim/party pairs: a single call or a window each
+        # victim/party pairs: a single call or a window each
+        return len(self.pairs) + len(self._cold_singles)
+
+
+def _last_of_each(rows: np.ndarray, keys: list[str], hashes: np.ndarray
+                  ) -> tuple[np.ndarray, list[str]]:
+    """The rows (and their keys) that are the last of their key: the conversation a pair
+    is left with. Found by hash; where a hash repeats, by key (so two keys sharing a hash
+    both stay, for ColdEntries.add to refuse)."""
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order[1:]] == hashes[order[:-1]]
+    if not same.any():
+        return rows, keys
+    repeated = np.zeros(len(rows), dtype=bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    last_of: dict[str, int] = {}
+    for i in np.flatnonzero(repeated).tolist():
+        last_of[keys[i]] = i
+    keep = ~repeated
+    keep[list(last_of.values())] = True
+    at = np.flatnonzero(keep)
+    return rows[at], [keys[i] for i in at.tolist()]
 
 
 DETECTOR = Harassment

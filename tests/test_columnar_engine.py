@@ -15,6 +15,7 @@ import heapq
 import random
 from collections import Counter
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -375,3 +376,56 @@ def _example_stream(rng: random.Random) -> list:
                                text=f"您的验证码是{i}"))
     return records
 
+
+
+# -- harassment's cold entries (detector.coldentries) ----------------------------------
+def _harassment(eng: Engine):
+    return next(d for d in eng.detectors if d.kind == "harassment")
+
+
+def test_harassment_keeps_most_pairs_cold(sim_records):
+    """The columns do take the bulk: most single calls and talks end cold, not in dicts."""
+    eng = Engine()
+    run_frames(file_order(sim_records), random.Random(3), eng)
+    h = _harassment(eng)
+    assert h._cold is True
+    assert len(h._cold_singles) > 5 * max(1, sum(type(v) is tuple for v in h.pairs.values()))
+    assert len(h._cold_talks) > len(h.talks)
+
+
+@pytest.mark.parametrize("bits", [6, 14])
+def test_harassment_hash_collisions_fall_back_to_dicts(sim_records, monkeypatch, bits):
+    """Keys sharing a hash (forced: hashes cut to a few bits) move everything cold to the
+    dicts, early (6 bits) or in the middle of the run (14 bits), with the same outcome."""
+    from detector.harassment import Harassment
+    sequence = with_late_records(sim_records, 29)
+    expected = run_per_record(sequence)
+    weak = Harassment._hash
+    monkeypatch.setattr(Harassment, "_hash",
+                        staticmethod(lambda keys: weak(keys) & ((1 << bits) - 1)))
+    eng = Engine()
+    got = run_frames(sequence, random.Random(bits), eng)
+    assert _harassment(eng)._cold is False, "no collision happened: the test tests nothing"
+    assert_same_outcome(got, expected, f"{bits}-bit hashes")
+    assert got["tracked"] == expected["tracked"]
+
+
+def test_harassment_extra_hot_rows_change_nothing(sim_records):
+    """``_hot`` may hold more than the dicts' keys (hashes of rows selected for other
+    reasons, shared hashes): a row wrongly thought hot is only handled one by one."""
+    from detector.hashindex import HashIndex
+
+    class EverythingHot(HashIndex):
+        def get(self, hashes):
+            return np.zeros(len(hashes), dtype=np.int64)
+
+    sequence = with_late_records(sim_records, 31)
+    expected = run_per_record(sequence)
+    eng = Engine()
+    h = _harassment(eng)
+    h._start_cold()
+    h._hot = EverythingHot()
+    got = run_frames(sequence, random.Random(5), eng)
+    assert_same_outcome(got, expected, "every row hot")
+    assert got["tracked"] == expected["tracked"]
+    assert len(h._cold_singles) == 0  # every row was selected: nothing went cold
