@@ -191,7 +191,12 @@ class DialogTracker:
         a dialog on; a scanned one is parsed further only when a record needs more than
         the scan (a new call: :func:`~capture.sip.scan_call_fields`, else the parser; a
         new REGISTER, a 2xx or orphan response to one: the parser). Returns the records
-        completed, or an empty tuple."""
+        completed, or an empty tuple.
+
+        ``data`` and ``origin`` are read only for an INVITE or a REGISTER and a final
+        response whose CSeq names REGISTER (capture.pcapindex's USE relies on it: other
+        messages may come with ``b""`` and ``""``); an INVITE's ``msg`` may be the
+        :class:`~capture.sip.CallFields` of :func:`~capture.sip.scan_call_fields`."""
         out: list | tuple = ()
         if time >= self._next_sweep:
             self._next_sweep = time + SWEEP_EVERY

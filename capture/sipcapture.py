@@ -35,8 +35,10 @@ from capture.packets import Datagram
 from capture.pcapfile import PacketDecoder, read_packets, read_payloads
 from capture.sip import (
     KNOWN_METHODS,
+    CallFields,
     SipMessage,
     SipParseError,
+    call_fields,
     looks_like_sip,
     parse_message,
     scan_message,
@@ -289,14 +291,17 @@ class CaptureResult:
         try:
             with data:
                 for chunk in index.chunks():
-                    cols = chunk.cols
+                    array, fields = chunk.array, chunk.fields
                     first = number = chunk.first - 1
-                    for kind, time, start, end, src, dst, key, cs, ce, qs, qe in zip(
-                            cols[px.KIND], chunk.times, cols[px.START], cols[px.END],
-                            cols[px.SRC], cols[px.DST], cols[px.KEY], cols[px.CALL_ID],
-                            cols[px.CALL_ID_END], cols[px.CSEQ], cols[px.CSEQ_END], strict=True):
+                    for key, time, start, end, src, dst, cs, ce, qs, qe, use in zip(
+                            array[px.KEY].tolist(), chunk.times, array[px.START].tolist(),
+                            array[px.END].tolist(), array[px.SRC].tolist(),
+                            array[px.DST].tolist(), array[px.CALL_ID].tolist(),
+                            array[px.CALL_ID_END].tolist(), array[px.CSEQ].tolist(),
+                            array[px.CSEQ_END].tolist(), array[px.USE].tolist(),
+                            strict=True):
                         number += 1
-                        if kind == 2:  # KIND_SIP
+                        if key >= 0:  # KIND_SIP: the kernel vouches for the scan
                             n += 1
                             scanned += 1
                             is_request, method, status, count_key = keys[key]
@@ -304,19 +309,28 @@ class CaptureResult:
                                 counts[count_key] += 1
                             except KeyError:
                                 counts[count_key] = 1
-                            if feed_parts is not None:
-                                # decode as scan_message does (surrogateescape equals
-                                # the strict codec on valid UTF-8)
-                                records = feed_parts(
-                                    is_request, method, status,
-                                    data[cs:ce].decode("utf-8", "surrogateescape"),
-                                    None if qs < 0 else
-                                    data[qs:qe].decode("utf-8", "surrogateescape"),
-                                    None, data[start:end], time, addrs[src], addrs[dst],
-                                    prefix + str(number))
-                                if records:
-                                    yield from records
+                            if feed_parts is None:
+                                continue
+                            # decoded as scan_message does (surrogateescape is the
+                            # strict codec on valid UTF-8)
+                            call_id = data[cs:ce].decode("utf-8", "surrogateescape")
+                            cseq = None if qs < 0 else \
+                                data[qs:qe].decode("utf-8", "surrogateescape")
+                            if use == px.USE_NOTHING:  # no payload copy, no origin
+                                records = feed_parts(is_request, method, status, call_id,
+                                                     cseq, None, b"", time, addrs[src],
+                                                     addrs[dst], "")
+                            else:
+                                msg = None if use < 0 else \
+                                    _call_fields(data, call_id, fields[use])
+                                records = feed_parts(is_request, method, status, call_id,
+                                                     cseq, msg, data[start:end], time,
+                                                     addrs[src], addrs[dst],
+                                                     prefix + str(number))
+                            if records:
+                                yield from records
                             continue
+                        kind = array[px.KIND, number - first - 1]
                         if kind == 1:  # KIND_UDP: as _scanned's tuple
                             payload = data[start:end]
                             scan = scan_message_(payload)
@@ -339,9 +353,9 @@ class CaptureResult:
                                         yield from records
                                 continue
                             i = number - first - 1
-                            items = [Datagram(time, addrs[src], cols[px.SPORT][i], addrs[dst],
-                                              cols[px.DPORT][i], "udp", payload,
-                                              prefix + str(number))]
+                            items = [Datagram(time, addrs[src], int(array[px.SPORT, i]),
+                                              addrs[dst], int(array[px.DPORT, i]), "udp",
+                                              payload, prefix + str(number))]
                         else:  # KIND_FRAME
                             items = decode(linktype, data[start:end], time,
                                            prefix + str(number))
@@ -362,6 +376,16 @@ class CaptureResult:
             capture.sip_datagrams += scanned
             self.packets = n
         yield from capture.flush()
+
+
+def _call_fields(data: Any, call_id: str, spans: list[int]) -> CallFields | None:
+    """The CallFields of an INVITE from the spans capture.pcapindex.scan_fields found."""
+    f = spans
+    return call_fields(call_id, data[f[0]:f[1]].decode("utf-8", "surrogateescape"),
+                       data[f[2]:f[3]].decode("utf-8", "surrogateescape"),
+                       data[f[4]:f[5]].decode("utf-8", "surrogateescape"),
+                       data[f[6]:f[7]].decode("utf-8", "surrogateescape"), bool(f[8]),
+                       data[f[9]:f[10]].decode("utf-8", "surrogateescape"))
 
 
 def _open_index(path: Path) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from capture import pcapindex as px
-from capture.sip import scan_message
+from capture.sip import call_fields, scan_call_fields, scan_message
 from capture.sipcapture import CaptureResult, read_capture
 from tests.capture_support import ethernet, ipv4, udp, udp4_frame, write_pcap
 from tests.test_capture_scan import CAPTURES, CORPUS, TOKENS, simulated_pcap
@@ -114,6 +114,80 @@ def test_kernel_answers_as_scan_message_on_real_torture_and_mutated_messages():
                 del data[i:i + rnd.randint(1, 8)]
         answered += assert_kernel_is_scan(bytes(data))
     assert answered > 200
+
+
+def kernel_call_fields(data: bytes):
+    """scan_fields + call_fields for a request scan_sip vouches for ("skip" for anything
+    else), as scan_call_fields' answer."""
+    buf = np.frombuffer(b"\r\n" + data + b"\r\n\r\n", np.uint8)
+    out = np.full(px.ROWS, -9, np.int64)
+    if not px.scan_sip(buf, 2, 2 + len(data), out) or out[px.KEY] >= 100:
+        return "skip"
+    spans = np.full(px.FIELDS, -9, np.int64)
+    if not px.scan_fields(buf, 2, 2 + len(data), spans):
+        return None
+    raw = buf.tobytes()
+
+    def text(col: int) -> str:
+        return raw[spans[col]:spans[col + 1]].decode("utf-8", "surrogateescape")
+
+    call_id = raw[out[px.CALL_ID]:out[px.CALL_ID_END]].decode("utf-8", "surrogateescape")
+    return call_fields(call_id, text(px.FROM), text(px.TO), text(px.UA), text(px.PAI),
+                       bool(spans[px.IDENTITY]), text(px.URI))
+
+
+def assert_kernel_fields_are_scan(data: bytes) -> bool:
+    got = kernel_call_fields(data)
+    if got == "skip":
+        return False
+    assert got == scan_call_fields(data), data
+    return got is not None
+
+
+INVITES = [
+    b"INVITE sip:%2B1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>;tag=1\r\nTo: <tel:3>\r\n\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nf: <sip:2@a>\r\nt: <sip:3@a>\r\n\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFROM:<sip:2@a>\r\nto :<sip:3@a>\r\n\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: \"A, B\" <sip:2@a>\r\nTo: <sip:3@a>\r\n"
+    b"P-Asserted-Identity: <sip:4@a>, <tel:5>\r\n\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\n"
+    b"P-Asserted-Identity: <sip:a.example>\r\nP-Asserted-Identity: <tel:5>\r\n"
+    b"\r\n",  # no user on the first line
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\n"
+    b"P-Asserted-Identity:\r\n\r\n",  # empty
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\nIdentity: q\r\n"
+    b"\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\nIdentity-Info: <q>\r\n"
+    b"\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\ny: q\r\n"
+    b"\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\nTo: <sip:3@a>\r\nUser-Agent: \xffx \r\n"
+    b"\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:2@a>\r\n\tx\r\nTo: <sip:3@a>\r\n"
+    b"\r\n",  # folded From
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\nVia: x\r\n\xc2\x85f: <sip:9@a>\r\nFrom: <sip:2@a>\r\n"
+    b"\r\n",
+    b"INVITE sip:1@b SIP/2.0\r\nCall-ID: x\r\n\r\nFrom: <sip:2@a>\r\n",  # header in body
+]
+
+
+@pytest.mark.parametrize("data", INVITES)
+def test_kernel_call_fields_are_scan_call_fields_on_hand_made_invites(data):
+    assert kernel_call_fields(data) != "skip"
+    assert_kernel_fields_are_scan(data)
+
+
+def test_kernel_call_fields_are_scan_call_fields_on_real_and_mutated_requests():
+    rnd = random.Random(3261)
+    requests = [m for m in CORPUS if kernel_call_fields(m) != "skip"]
+    assert sum(assert_kernel_fields_are_scan(m) for m in requests) > 100
+    answered = 0
+    for _ in range(20000):
+        data = bytearray(rnd.choice(requests))
+        for _ in range(rnd.randint(1, 4)):
+            data[rnd.randint(0, len(data)):0] = rnd.choice(TOKENS)
+        answered += assert_kernel_fields_are_scan(bytes(data))
+    assert answered > 1000
 
 
 def replay_both_ways(path: Path) -> CaptureResult:
