@@ -181,6 +181,14 @@ class PcapIndex:
                 return
 
 
+def warm_up() -> None:
+    """Compile the kernels now (or load them from numba's cache) rather than at the first
+    capture: for a timed run or a service that should not pause later."""
+    data = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for _chunk in PcapIndex(data).chunks():
+        pass
+
+
 # -- kernels -----------------------------------------------------------------------------
 _JIT = {"cache": True, "nogil": True}
 
