@@ -198,7 +198,7 @@ class DialogTracker:
         messages may come with ``b""`` and ``""``); an INVITE's ``msg`` may be the
         :class:`~capture.sip.CallFields` of :func:`~capture.sip.scan_call_fields`."""
         out: list | tuple = ()
-        if time >= self._next_sweep:
+        if time >= self._next_sweep:  # as tick(), inlined: most messages come this way
             self._next_sweep = time + SWEEP_EVERY
             if self._swept:
                 out = self.flush(now=time)
@@ -258,6 +258,17 @@ class DialogTracker:
             if record is not None:
                 return [*out, record] if out else [record]
         return out
+
+    def tick(self, time: float) -> list | tuple:
+        """:meth:`feed_parts` of a message that moves no dialog: a response with a Call-ID
+        that is provisional, or final to a CSeq method other than INVITE and REGISTER.
+        All it does is the timeout sweep that may be due at its time."""
+        if time >= self._next_sweep:
+            self._next_sweep = time + SWEEP_EVERY
+            if self._swept:
+                return self.flush(now=time)
+            self._swept = True
+        return ()
 
     def flush(self, now: float | None = None) -> list:
         """Records of dialogs and registrations that timed out by ``now`` (capture time);

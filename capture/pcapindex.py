@@ -61,9 +61,11 @@ KIND_FRAME, KIND_UDP, KIND_SIP = 0, 1, 2
  CSEQ_END, USE) = range(13)
 ROWS = 13
 #: USE: the tracker reads neither the message nor its origin (an in-dialog request, a
-#: provisional response, a final one whose CSeq cannot name REGISTER); it may read both
-#: (REGISTER, a response that may be to one, an INVITE whose fields are not vouched for)
-USE_NOTHING, USE_DATA = -2, -1
+#: final response whose CSeq cannot name REGISTER); it may read both (REGISTER, a
+#: response that may be to one, an INVITE whose fields are not vouched for); USE_TICK:
+#: the message moves no dialog (DialogTracker.tick: a response with a Call-ID that is
+#: provisional, or final with an ASCII CSeq whose last word is not INVITE or REGISTER)
+USE_TICK, USE_NOTHING, USE_DATA = -3, -2, -1
 #: the columns of :attr:`Chunk.fields` (spans of an INVITE as scan_call_fields reads it):
 #: From, To, User-Agent, P-Asserted-Identity values (0, 0 when absent), an Identity
 #: header (0 or 1), the request URI
@@ -271,20 +273,42 @@ def index_records(buf, pos, size, big, rec_len, unit, ethernet, cols, times, fie
 def _use(buf, out):
     """USE_DATA where DialogTracker.feed_parts may read the message or its origin: an
     INVITE or REGISTER, or a final response whose CSeq value contains ``REGISTER`` (its
-    last word is the method the tracker goes by); USE_NOTHING otherwise."""
+    last word is the method the tracker goes by); USE_TICK where feed_parts only does
+    tick's work; USE_NOTHING otherwise."""
     key = out[KEY]
     if key < 100:
         return USE_DATA if key == _INVITE or key == _REGISTER else USE_NOTHING
+    no_call_id = out[CALL_ID] == out[CALL_ID_END]  # counted by feed_parts
     if key < 200:
-        return USE_NOTHING
-    i = out[CSEQ]
-    while i + 8 <= out[CSEQ_END]:
-        if buf[i] == 0x52 and buf[i + 1] == 0x45 and buf[i + 2] == 0x47 \
+        return USE_NOTHING if no_call_id else USE_TICK
+    start, end = out[CSEQ], out[CSEQ_END]
+    ascii_ = True
+    for i in range(start, end):
+        if buf[i] >= 0x80:
+            ascii_ = False
+        if i + 8 <= end and buf[i] == 0x52 and buf[i + 1] == 0x45 and buf[i + 2] == 0x47 \
                 and buf[i + 3] == 0x49 and buf[i + 4] == 0x53 and buf[i + 5] == 0x54 \
                 and buf[i + 6] == 0x45 and buf[i + 7] == 0x52:
             return USE_DATA
-        i += 1
-    return USE_NOTHING
+    if no_call_id or not ascii_:
+        return USE_NOTHING  # str.split() knows more spacing than ASCII's
+    # cseq.split()[-1] (or "") as feed_parts reads it: the last word between spacing
+    while end > start and _ascii_space(buf[end - 1]):
+        end -= 1
+    word = end
+    while word > start and not _ascii_space(buf[word - 1]):
+        word -= 1
+    if end - word == 6 and buf[word] == 0x49 and buf[word + 1] == 0x4E \
+            and buf[word + 2] == 0x56 and buf[word + 3] == 0x49 and buf[word + 4] == 0x54 \
+            and buf[word + 5] == 0x45:
+        return USE_NOTHING  # INVITE: the call's state moves
+    return USE_TICK
+
+
+@numba.njit(**_JIT)
+def _ascii_space(c):
+    """str.isspace() of an ASCII character."""
+    return 9 <= c <= 13 or 0x1C <= c <= 0x20
 
 
 @numba.njit(**_JIT)

@@ -280,6 +280,7 @@ class CaptureResult:
         errors = self.errors
         counts: dict[str, int] = {}
         feed_parts = capture.tracker.feed_parts if capture.track else None
+        tick = capture.tracker.tick
         keys = _index_keys()
         addrs = px.ADDRESSES
         scan_message_ = scan_message
@@ -310,6 +311,11 @@ class CaptureResult:
                             except KeyError:
                                 counts[count_key] = 1
                             if feed_parts is None:
+                                continue
+                            if use == px.USE_TICK:  # moves no dialog: no Call-ID needed
+                                records = tick(time)
+                                if records:
+                                    yield from records
                                 continue
                             # decoded as scan_message does (surrogateescape is the
                             # strict codec on valid UTF-8)

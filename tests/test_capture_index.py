@@ -190,6 +190,35 @@ def test_kernel_call_fields_are_scan_call_fields_on_real_and_mutated_requests():
     assert answered > 1000
 
 
+@pytest.mark.parametrize("data,use", [
+    (b"SIP/2.0 180 Ringing\r\nCall-ID: a\r\nCSeq: 1 INVITE\r\n\r\n", px.USE_TICK),
+    (b"SIP/2.0 100 Trying\r\nCSeq: 1 BYE\r\n\r\n", px.USE_NOTHING),  # no Call-ID
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 INVITE\r\n\r\n", px.USE_NOTHING),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 INVITE\x0b\x1f\r\n\r\n", px.USE_NOTHING),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 XINVITE\r\n\r\n", px.USE_TICK),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 2 BYE\r\n\r\n", px.USE_TICK),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 2 BYE\xc2\x85\r\n\r\n", px.USE_NOTHING),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 2 BYE INVITE\r\n\r\n", px.USE_NOTHING),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\n\r\n", px.USE_TICK),                 # cseq ""
+    (b"SIP/2.0 200 OK\r\nCSeq: 2 BYE\r\n\r\n", px.USE_NOTHING),
+    (b"SIP/2.0 401 No\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\n\r\n", px.USE_DATA),
+    (b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 REGISTERED\r\n\r\n", px.USE_DATA),
+    (b"BYE sip:a@b SIP/2.0\r\nCall-ID: a\r\n\r\n", px.USE_NOTHING),
+    (b"REGISTER sip:b SIP/2.0\r\nCall-ID: a\r\n\r\n", px.USE_DATA),
+])
+def test_what_the_tracker_reads_of_a_vouched_message(tmp_path, data, use):
+    """USE says how much feed_parts reads: the replay tests check that it is enough."""
+    path = write_pcap(tmp_path / "one.pcap", 1, [(1.0, udp4_frame(data))])
+    import mmap
+
+    with open(path, "rb") as f:
+        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    with buf:
+        [chunk] = list(px.PcapIndex(buf).chunks())
+        assert chunk.cols[px.KIND] == [px.KIND_SIP]
+        assert chunk.cols[px.USE] == [use]
+
+
 def replay_both_ways(path: Path) -> CaptureResult:
     fast = read_capture(path)
     fast_records = list(fast)
