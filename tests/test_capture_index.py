@@ -362,3 +362,17 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(px)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_replay_left_early_stops_both_ways_at_the_same_packet(tmp_path):
+    path = simulated_pcap(tmp_path, mutate=0.2, seed=7)
+    for stop in (1, 5, 40):
+        fast, slow = read_capture(path), read_capture(path, index=False)
+        fast_it, slow_it = iter(fast), iter(slow)
+        got = [next(fast_it) for _ in range(stop)]
+        assert got == [next(slow_it) for _ in range(stop)]
+        fast_it.close()  # closes the memory map: no view of it may be left
+        slow_it.close()
+        assert fast.packets == slow.packets > 0
+        assert list(fast.stats.items()) == list(slow.stats.items())
+        assert fast.errors == slow.errors
