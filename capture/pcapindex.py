@@ -1,5 +1,7 @@
 """A compiled index of a classic pcap file: the records, their plain Ethernet/IPv4/UDP
-payloads and the start line, Call-ID and CSeq of the SIP messages in them.
+payloads and the start line, Call-ID and CSeq of the SIP messages in them; for INVITEs
+the header values :func:`capture.sip.scan_call_fields` reads, and for every message how
+much of it the dialog tracker reads (:data:`USE`).
 
 A capture replay in pure Python spends most of its time on a few dozen ``bytes``
 operations per packet (record header, frame checks, the scan of
