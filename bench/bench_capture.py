@@ -6,7 +6,9 @@ Writes (once, cached under bench/out/) a pcap of >= ``--packets`` SIP packets wi
 simulator's :func:`fraudwatch.simulate.sippcap.write_sip_pcap` (calls of every
 disposition, registrations, scanner OPTIONS), then, in one run on the same file:
 
-- ours: :func:`capture.sipcapture.read_capture` end to end to records (one core);
+- ours: :func:`capture.sipcapture.read_capture` end to end to records (one core), numba's
+  import and kernel load included (a fresh process measures them apart first: the
+  kernels' compile time if numba's cache is cold, else their load time);
 - tshark: ``tshark -r F -Y sip -T fields -e sip.Method -e sip.Status-Code``.
 
 Prints packets/s of both and their ratio; ``--record`` appends them to bench/RESULTS.md.
@@ -92,6 +94,19 @@ def run_ours(path: Path, profile: bool = False) -> tuple[float, float, int, int,
     return elapsed, cpu, messages, records, dict(result.errors)
 
 
+def numba_start() -> tuple[float, float]:
+    """(import s, kernels s) of capture.pcapindex in a fresh process: numba's import, then
+    compiling the kernels (first use on a machine, or after a change) or loading them
+    from its cache. The replay measured next pays the import and the cache load."""
+    code = ("import time; t = time.perf_counter(); import capture.pcapindex as p; "
+            "u = time.perf_counter(); p.warm_up(); "
+            "print(u - t, time.perf_counter() - u)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    imported, kernels = (float(x) for x in out.split())
+    return imported, kernels
+
+
 def run_tshark(path: Path) -> tuple[float, float, int]:
     """(wall s, CPU s, SIP packets) of tshark on the file."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -115,13 +130,17 @@ def main() -> None:
     ap.add_argument("--note", default="", help="what changed, for the results line")
     args = ap.parse_args()
     path = build_pcap(args.packets)
+    jit_import, jit_kernels = numba_start()
+    print(f"numba start (fresh process): import {jit_import:.2f} s, kernels "
+          f"{jit_kernels:.2f} s (compiled if numba's cache was cold, else loaded)")
     ours_s, ours_cpu, messages, records, errors = run_ours(path, args.profile)
     print(f"ours:   {messages:,} SIP packets -> {records:,} records in {ours_s:.1f} s wall "
           f"({messages / ours_s:,.0f} packets/s), {ours_cpu:.1f} s CPU "
           f"({messages / ours_cpu:,.0f} packets/s per CPU second); errors {errors}")
     line = (f"- {messages:,} SIP packets -> {records:,} records: ours {ours_s:.1f} s wall "
             f"= {messages / ours_s:,.0f} packets/s ({ours_cpu:.1f} s CPU = "
-            f"{messages / ours_cpu:,.0f}/CPU-s)")
+            f"{messages / ours_cpu:,.0f}/CPU-s); numba start in a fresh process before it: "
+            f"import {jit_import:.2f} s + kernels {jit_kernels:.2f} s")
     if not args.no_tshark:
         tshark_s, tshark_cpu, lines = run_tshark(path)
         print(f"tshark: {lines:,} SIP packets in {tshark_s:.1f} s wall "

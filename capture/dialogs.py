@@ -191,9 +191,14 @@ class DialogTracker:
         a dialog on; a scanned one is parsed further only when a record needs more than
         the scan (a new call: :func:`~capture.sip.scan_call_fields`, else the parser; a
         new REGISTER, a 2xx or orphan response to one: the parser). Returns the records
-        completed, or an empty tuple."""
+        completed, or an empty tuple.
+
+        ``data`` and ``origin`` are read only for an INVITE or a REGISTER and a final
+        response whose CSeq names REGISTER (capture.pcapindex's USE relies on it: other
+        messages may come with ``b""`` and ``""``); an INVITE's ``msg`` may be the
+        :class:`~capture.sip.CallFields` of :func:`~capture.sip.scan_call_fields`."""
         out: list | tuple = ()
-        if time >= self._next_sweep:
+        if time >= self._next_sweep:  # as tick(), inlined: most messages come this way
             self._next_sweep = time + SWEEP_EVERY
             if self._swept:
                 out = self.flush(now=time)
@@ -253,6 +258,17 @@ class DialogTracker:
             if record is not None:
                 return [*out, record] if out else [record]
         return out
+
+    def tick(self, time: float) -> list | tuple:
+        """:meth:`feed_parts` of a message that moves no dialog: a response with a Call-ID
+        that is provisional, or final to a CSeq method other than INVITE and REGISTER.
+        All it does is the timeout sweep that may be due at its time."""
+        if time >= self._next_sweep:
+            self._next_sweep = time + SWEEP_EVERY
+            if self._swept:
+                return self.flush(now=time)
+            self._swept = True
+        return ()
 
     def flush(self, now: float | None = None) -> list:
         """Records of dialogs and registrations that timed out by ``now`` (capture time);

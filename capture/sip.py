@@ -494,16 +494,8 @@ def scan_call_fields(data: bytes, call_id: str | None = None) -> CallFields | No
     pai = _scan_header(data, scan, eol, end, b"\np-asserted-identity", None)
     if from_value is None or to_value is None or user_agent is None or pai is None:
         return None
-    pai_user = ""
     if not pai and scan.find(b"\np-asserted-identity", eol, end) >= 0:
         return None  # an empty first one: the user may be on a later line
-    if pai:
-        for value in split_list(pai) if "," in pai else (pai,):
-            pai_user = addr_user(value)
-            if pai_user:
-                break
-        else:
-            return None  # the user may be on a later P-Asserted-Identity line
     at = scan.find(b"\nidentity", eol, end)
     if at >= 0:
         if data[at - 1:at + 1] != b"\r\n" or data[at + 9] != 58:
@@ -514,6 +506,22 @@ def scan_call_fields(data: bytes, call_id: str | None = None) -> CallFields | No
     else:
         identity = False
     uri = data[:eol].partition(b" ")[2][:-8].decode("utf-8", "surrogateescape")
+    return call_fields(call_id, from_value, to_value, user_agent, pai, identity, uri)
+
+
+def call_fields(call_id: str, from_value: str, to_value: str, user_agent: str, pai: str,
+                identity: bool, uri: str) -> CallFields | None:
+    """:class:`CallFields` from the header values :func:`scan_call_fields` found (or
+    capture.pcapindex's kernel, by the same rules): None if the first
+    P-Asserted-Identity line names no user (a later line may)."""
+    pai_user = ""
+    if pai:
+        for value in split_list(pai) if "," in pai else (pai,):
+            pai_user = addr_user(value)
+            if pai_user:
+                break
+        else:
+            return None  # the user may be on a later P-Asserted-Identity line
     return CallFields(call_id, pai_user, addr_user(from_value), addr_user(to_value),
                       uri_user(uri), user_agent, identity)
 

@@ -24,6 +24,7 @@ used, by reason (``truncated_packet``, ``bad_sip:<reason>``, ``tcp_gap``, ...).
 
 from __future__ import annotations
 
+import mmap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,11 +32,13 @@ from typing import Any
 
 from capture.dialogs import DialogTracker
 from capture.packets import Datagram
-from capture.pcapfile import read_packets, read_payloads
+from capture.pcapfile import PacketDecoder, read_packets, read_payloads
 from capture.sip import (
     KNOWN_METHODS,
+    CallFields,
     SipMessage,
     SipParseError,
+    call_fields,
     looks_like_sip,
     parse_message,
     scan_message,
@@ -176,12 +179,16 @@ class CaptureResult:
     """The records of a capture file, as an iterable; ``stats``/``errors`` are complete
     once it has been iterated."""
 
-    def __init__(self, path: str | Path, trunks: Any = None, **options: Any) -> None:
+    def __init__(self, path: str | Path, trunks: Any = None, index: bool = True,
+                 **options: Any) -> None:
         self.path = Path(path)
         self.capture = SipCapture(trunks=trunks, **options)
         self.stats = self.capture.stats
         self.errors = self.capture.errors
         self.packets = 0
+        #: whether a classic pcap is read through capture.pcapindex (if numba imports);
+        #: False keeps the pure-Python loop, which gives the same (the tests compare)
+        self.index = index
 
     def __iter__(self) -> Iterator:
         capture = self.capture
@@ -196,6 +203,16 @@ class CaptureResult:
             self.packets = n
             yield from capture.flush()
             return
+        if self.index:
+            index = _open_index(self.path)
+            if index is not None:
+                yield from self._indexed(index)
+                return
+        yield from self._scanned()
+
+    def _scanned(self) -> Iterator:
+        capture = self.capture
+        feed = capture.feed_datagram
         # The hot loop of a replay. Plain UDP comes as a tuple (read_payloads); a message
         # scan_message vouches for is counted and goes to the tracker right here (which
         # parses it in full only if a record needs it): what feed_datagram would do for
@@ -246,6 +263,172 @@ class CaptureResult:
             capture.sip_datagrams += scanned
             self.packets = n
         yield from capture.flush()
+
+
+    def _indexed(self, index: Any) -> Iterator:
+        """:meth:`_scanned` over a :class:`~capture.pcapindex.PcapIndex`: the record
+        checks, frame decoding and the scan are the kernel's, and a message it vouches
+        for costs here a few list reads, the Call-ID's decoding and the tracker.
+        Everything else takes the same steps as in _scanned, in the same order: the
+        kernel's KIND_UDP is _scanned's tuple, KIND_FRAME its ``decode`` of a frame,
+        and a reading error is counted where _read_pcap counts it."""
+        from capture import pcapindex as px
+
+        capture = self.capture
+        feed = capture.feed_datagram
+        stats = capture.stats
+        errors = self.errors
+        counts: dict[str, int] = {}
+        feed_parts = capture.tracker.feed_parts if capture.track else None
+        tick = capture.tracker.tick
+        keys = _index_keys()
+        addrs = px.ADDRESSES
+        scan_message_ = scan_message
+        decoder = PacketDecoder(errors)
+        decode, linktype = decoder.decode, index.linktype
+        data = index.buf
+        prefix = self.path.name + "#"
+        n = scanned = 0
+        try:
+            with data:
+                for chunk in index.chunks():
+                    array, fields = chunk.array, chunk.fields
+                    first = number = chunk.first - 1
+                    for key, time, start, end, src, dst, cs, ce, qs, qe, use in zip(
+                            array[px.KEY].tolist(), chunk.times, array[px.START].tolist(),
+                            array[px.END].tolist(), array[px.SRC].tolist(),
+                            array[px.DST].tolist(), array[px.CALL_ID].tolist(),
+                            array[px.CALL_ID_END].tolist(), array[px.CSEQ].tolist(),
+                            array[px.CSEQ_END].tolist(), array[px.USE].tolist(),
+                            strict=True):
+                        number += 1
+                        if key >= 0:  # KIND_SIP: the kernel vouches for the scan
+                            n += 1
+                            scanned += 1
+                            is_request, method, status, count_key = keys[key]
+                            try:
+                                counts[count_key] += 1
+                            except KeyError:
+                                counts[count_key] = 1
+                            if feed_parts is None:
+                                continue
+                            if use == px.USE_TICK:  # moves no dialog: no Call-ID needed
+                                records = tick(time)
+                                if records:
+                                    yield from records
+                                continue
+                            # decoded as scan_message does (surrogateescape is the
+                            # strict codec on valid UTF-8)
+                            call_id = data[cs:ce].decode("utf-8", "surrogateescape")
+                            cseq = None if qs < 0 else \
+                                data[qs:qe].decode("utf-8", "surrogateescape")
+                            if use == px.USE_NOTHING:  # no payload copy, no origin
+                                records = feed_parts(is_request, method, status, call_id,
+                                                     cseq, None, b"", time, addrs[src],
+                                                     addrs[dst], "")
+                            else:
+                                msg = None if use < 0 else \
+                                    _call_fields(data, call_id, fields[use])
+                                records = feed_parts(is_request, method, status, call_id,
+                                                     cseq, msg, data[start:end], time,
+                                                     addrs[src], addrs[dst],
+                                                     prefix + str(number))
+                            if records:
+                                yield from records
+                            continue
+                        kind = array[px.KIND, number - first - 1]
+                        if kind == 1:  # KIND_UDP: as _scanned's tuple
+                            payload = data[start:end]
+                            scan = scan_message_(payload)
+                            if scan is not None:
+                                n += 1
+                                scanned += 1
+                                is_request, method, status, call_id, cseq = scan
+                                count_key = _METHOD_KEYS[method] if is_request \
+                                    else _STATUS_KEYS[status]
+                                try:
+                                    counts[count_key] += 1
+                                except KeyError:
+                                    counts[count_key] = 1
+                                if feed_parts is not None:
+                                    records = feed_parts(is_request, method, status, call_id,
+                                                         cseq, None, payload, time,
+                                                         addrs[src], addrs[dst],
+                                                         prefix + str(number))
+                                    if records:
+                                        yield from records
+                                continue
+                            i = number - first - 1
+                            items = [Datagram(time, addrs[src], int(array[px.SPORT, i]),
+                                              addrs[dst], int(array[px.DPORT, i]), "udp",
+                                              payload, prefix + str(number))]
+                        else:  # KIND_FRAME
+                            items = decode(linktype, data[start:end], time,
+                                           prefix + str(number))
+                        for item in items:
+                            n += 1
+                            if counts:
+                                stats.update(counts)
+                                counts.clear()
+                            records = feed(item)
+                            if records:
+                                yield from records
+                    if chunk.stop is not None:
+                        errors[chunk.stop] += 1
+                decoder.fragments.close()
+        finally:
+            stats.update(counts)
+            capture.datagrams += scanned
+            capture.sip_datagrams += scanned
+            self.packets = n
+        yield from capture.flush()
+
+
+def _call_fields(data: Any, call_id: str, spans: list[int]) -> CallFields | None:
+    """The CallFields of an INVITE from the spans capture.pcapindex.scan_fields found."""
+    f = spans
+    return call_fields(call_id, data[f[0]:f[1]].decode("utf-8", "surrogateescape"),
+                       data[f[2]:f[3]].decode("utf-8", "surrogateescape"),
+                       data[f[4]:f[5]].decode("utf-8", "surrogateescape"),
+                       data[f[6]:f[7]].decode("utf-8", "surrogateescape"), bool(f[8]),
+                       data[f[9]:f[10]].decode("utf-8", "surrogateescape"))
+
+
+def _open_index(path: Path) -> Any:
+    """A :class:`~capture.pcapindex.PcapIndex` over the file's memory map, or None: not
+    a classic pcap, unreadable, or numba missing (the caller reads it the Python way,
+    which counts any error)."""
+    try:
+        from capture.pcapindex import PcapIndex
+    except ImportError:  # pragma: no cover - numba is a dependency; the old loop works
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    if PcapIndex.header(data) is None:
+        data.close()
+        return None
+    return PcapIndex(data)
+
+
+_KEYS: list[tuple[bool, str, int, str] | None] = []
+
+
+def _index_keys() -> list[tuple[bool, str, int, str] | None]:
+    """The index's KEY -> (is_request, method, status, stats key), as scan_message and
+    the loop give them."""
+    if not _KEYS:
+        from capture.pcapindex import METHODS
+
+        keys: list[tuple[bool, str, int, str] | None] = [None] * 700
+        for i, method in enumerate(METHODS):
+            keys[i] = (True, method, 0, _METHOD_KEYS[method])
+        for status in range(100, 700):
+            keys[status] = (False, "", status, _STATUS_KEYS[status])
+        _KEYS.extend(keys)
+    return _KEYS
 
 
 def read_capture(path: str | Path, trunks: Any = None, **options: Any) -> CaptureResult:
