@@ -47,21 +47,10 @@ class HashIndex:
 
     def get(self, hashes: np.ndarray) -> np.ndarray:
         """The id of each hash, -1 where it has none."""
-        hashes = _nonzero(hashes)
-        out = np.full(len(hashes), -1, dtype=np.int64)
-        if not self.live or not len(hashes):
-            return out
-        keys, mask = self.keys, self.mask
-        pending = np.arange(len(hashes))
-        slots = hashes & mask
-        while len(pending):
-            found = keys[slots]
-            hit = found == hashes[pending]
-            if hit.any():
-                out[pending[hit]] = self.ids[slots[hit]]
-            more = ~hit & (found != _EMPTY)
-            pending = pending[more]
-            slots = (slots[more] + _ONE) & mask
+        slots = self._slots(hashes)
+        found = slots >= 0
+        out = np.full(len(slots), -1, dtype=np.int64)
+        out[found] = self.ids[slots[found]]
         return out
 
     def put(self, hashes: np.ndarray, ids: np.ndarray, distinct: bool = False) -> None:
@@ -104,23 +93,28 @@ class HashIndex:
 
     def drop(self, hashes: np.ndarray) -> None:
         """Forget these hashes (absent ones are ignored)."""
+        slots = np.unique(self._slots(hashes))
+        slots = slots[slots >= 0]
+        self.live -= int((self.ids[slots] >= 0).sum())
+        self.ids[slots] = -1
+
+    def _slots(self, hashes: np.ndarray) -> np.ndarray:
+        """The slot holding each hash (live or a tombstone), -1 where it is absent."""
         hashes = _nonzero(hashes)
-        if not self.live or not len(hashes):
-            return
+        out = np.full(len(hashes), -1, dtype=np.int64)
+        if not self.used or not len(hashes):
+            return out
         keys, mask = self.keys, self.mask
         pending = np.arange(len(hashes))
         slots = hashes & mask
         while len(pending):
             found = keys[slots]
             hit = found == hashes[pending]
-            if hit.any():
-                at = slots[hit]
-                live = self.ids[at] >= 0
-                self.live -= int(np.unique(at[live]).size)
-                self.ids[at] = -1
+            out[pending[hit]] = slots[hit]
             more = ~hit & (found != _EMPTY)
             pending = pending[more]
             slots = (slots[more] + _ONE) & mask
+        return out
 
     def rebuild(self, hashes: np.ndarray, ids: np.ndarray) -> None:
         """Start again with exactly these entries (no tombstones; distinct hashes)."""
