@@ -197,12 +197,7 @@ class DialogTracker:
         response whose CSeq names REGISTER (capture.pcapindex's USE relies on it: other
         messages may come with ``b""`` and ``""``); an INVITE's ``msg`` may be the
         :class:`~capture.sip.CallFields` of :func:`~capture.sip.scan_call_fields`."""
-        out: list | tuple = ()
-        if time >= self._next_sweep:  # as tick(), inlined: most messages come this way
-            self._next_sweep = time + SWEEP_EVERY
-            if self._swept:
-                out = self.flush(now=time)
-            self._swept = True  # the first message only schedules the first sweep
+        out = self.tick(time) if time >= self._next_sweep else ()
         if not call_id:
             self.counts["no_call_id"] += 1
             return out
@@ -267,7 +262,7 @@ class DialogTracker:
             self._next_sweep = time + SWEEP_EVERY
             if self._swept:
                 return self.flush(now=time)
-            self._swept = True
+            self._swept = True  # the first message only schedules the first sweep
         return ()
 
     def flush(self, now: float | None = None) -> list:
