@@ -212,7 +212,6 @@ class CaptureResult:
 
     def _scanned(self) -> Iterator:
         capture = self.capture
-        feed = capture.feed_datagram
         # The hot loop of a replay. Plain UDP comes as a tuple (read_payloads); a message
         # scan_message vouches for is counted and goes to the tracker right here (which
         # parses it in full only if a record needs it): what feed_datagram would do for
@@ -251,10 +250,7 @@ class CaptureResult:
                         continue
                     item = Datagram(time, src, sport, dst, dport, "udp", payload,
                                     prefix + str(number))
-                if counts:
-                    stats.update(counts)
-                    counts.clear()
-                records = feed(item)
+                records = self._feed_after(counts, item)
                 if records:
                     yield from records
         finally:
@@ -264,6 +260,14 @@ class CaptureResult:
             self.packets = n
         yield from capture.flush()
 
+
+    def _feed_after(self, counts: dict[str, int], item: Any) -> list:
+        """``feed_datagram(item)``, the scanned messages counted so far added to the stats
+        first (stats keep first-seen order)."""
+        if counts:
+            self.capture.stats.update(counts)
+            counts.clear()
+        return self.capture.feed_datagram(item)
 
     def _indexed(self, index: Any) -> Iterator:
         """:meth:`_scanned` over a :class:`~capture.pcapindex.PcapIndex`: the record
@@ -275,7 +279,6 @@ class CaptureResult:
         from capture import pcapindex as px
 
         capture = self.capture
-        feed = capture.feed_datagram
         stats = capture.stats
         errors = self.errors
         counts: dict[str, int] = {}
@@ -336,7 +339,8 @@ class CaptureResult:
                             if records:
                                 yield from records
                             continue
-                        kind = array[px.KIND, number - first - 1]
+                        i = number - first - 1
+                        kind = array[px.KIND, i]
                         if kind == 1:  # KIND_UDP: as _scanned's tuple
                             payload = data[start:end]
                             scan = scan_message_(payload)
@@ -358,7 +362,6 @@ class CaptureResult:
                                     if records:
                                         yield from records
                                 continue
-                            i = number - first - 1
                             items = [Datagram(time, addrs[src], int(array[px.SPORT, i]),
                                               addrs[dst], int(array[px.DPORT, i]), "udp",
                                               payload, prefix + str(number))]
@@ -367,10 +370,7 @@ class CaptureResult:
                                            prefix + str(number))
                         for item in items:
                             n += 1
-                            if counts:
-                                stats.update(counts)
-                                counts.clear()
-                            records = feed(item)
+                            records = self._feed_after(counts, item)
                             if records:
                                 yield from records
                     if chunk.stop is not None:
