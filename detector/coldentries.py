@@ -86,7 +86,7 @@ class ColdEntries:
             column[start:end] = payload[name]
         self.size = end
         self.live += len(keys)
-        self.index.put(hashes, np.arange(start, end), distinct=True)
+        self.index.put(hashes, np.arange(start, end))
         return True
 
     def take(self, ids: np.ndarray) -> list[tuple]:
