@@ -2,8 +2,9 @@
 
 Most of what a detector learns about call pairs is never looked at again: a pair called
 once, a conversation between two people nobody complains about. One by one, each costs
-a dict entry (and a tuple) in a table of hundreds of thousands; a whole frame of them
-goes in here with a few numpy operations. A pair that turns out to matter is taken
+a dict entry, a tuple and its strings in a table of hundreds of thousands; a whole frame
+of them goes in here with a few numpy and polars operations, its strings staying in
+polars' buffers (a Python str is made only for what is taken out). A pair that turns out to matter is taken
 back out (:meth:`ColdEntries.take`) into the detector's ordinary dicts.
 
 One entry per key: adding a key again replaces its entry (the later one wins). Lookups
@@ -26,15 +27,17 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+import polars as pl
 
 from detector.hashindex import HashIndex
 
 
 class ColdEntries:
-    """``key -> (time, *payload)`` in columns, found by the key's uint64 hash."""
+    """``key -> (time, *payload)`` in columns, found by the key's uint64 hash. Keys and
+    payload are strings, kept in polars Series (no Python object per entry)."""
 
     __slots__ = ("index", "hashes", "times", "alive", "keys", "payload", "size", "live")
 
@@ -43,8 +46,9 @@ class ColdEntries:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.times = np.zeros(0)
         self.alive = np.zeros(0, dtype=bool)
-        self.keys = np.empty(0, dtype=object)
-        self.payload = {name: np.empty(0, dtype=object) for name in payload}
+        #: entry id -> key (and payload column -> value): ``keys[i]`` is a str
+        self.keys = pl.Series("key", [], dtype=pl.Utf8)
+        self.payload = {name: pl.Series(name, [], dtype=pl.Utf8) for name in payload}
         self.size = 0   # ids given so far (dead ones included, until a sweep)
         self.live = 0
 
@@ -55,13 +59,14 @@ class ColdEntries:
         """Ids of the entries with these hashes (-1: none). The caller checks the key."""
         return self.index.get(hashes) if self.live else np.full(len(hashes), -1, np.int64)
 
-    def add(self, hashes: np.ndarray, keys: list[str], times: np.ndarray,
-            payload: dict[str, list] | None = None) -> bool:
+    def add(self, hashes: np.ndarray, keys: pl.Series | Sequence[str], times: np.ndarray,
+            payload: dict[str, pl.Series | Sequence[str]] | None = None) -> bool:
         """Add entries for distinct keys (a key already here is replaced). Returns False,
         changing nothing, if two keys share a hash (in the batch, or one here already)."""
         n = len(keys)
         if not n:
             return True
+        keys = _strings("key", keys)
         hashes = np.asarray(hashes, dtype=np.uint64)
         if n > 1:
             ordered = np.sort(hashes)
@@ -70,22 +75,21 @@ class ColdEntries:
         old = self.find(hashes)
         there = np.flatnonzero(old >= 0)
         if len(there):
-            stored = self.keys[old[there]]
-            if any(a != keys[i] for a, i in zip(stored.tolist(), there.tolist(), strict=True)):
+            if self.keys.gather(old[there]).ne_missing(keys.gather(there)).any():
                 return False
             self.alive[old[there]] = False
             self.live -= len(there)
         start = self.size
-        self._reserve(start + len(keys))
-        end = start + len(keys)
+        end = start + n
+        self._reserve(end)
         self.hashes[start:end] = hashes
         self.times[start:end] = times
         self.alive[start:end] = True
-        self.keys[start:end] = keys
+        self.keys.append(keys)
         for name, column in self.payload.items():
-            column[start:end] = payload[name]
+            column.append(_strings(name, payload[name]))  # type: ignore[index]
         self.size = end
-        self.live += len(keys)
+        self.live += n
         self.index.put(hashes, np.arange(start, end))
         return True
 
@@ -95,9 +99,7 @@ class ColdEntries:
         if not len(ids):
             return []
         ids = np.asarray(ids, dtype=np.int64)
-        out = list(zip(self.keys[ids].tolist(), self.times[ids].tolist(),
-                       *(column[ids].tolist() for column in self.payload.values()),
-                       strict=True))
+        out = self._rows(ids)
         self.alive[ids] = False
         self.live -= len(ids)
         self.index.drop(self.hashes[ids])
@@ -110,21 +112,21 @@ class ColdEntries:
         # compacted in place (keep is increasing), the buffers' spare room kept for adds
         self.hashes[:n] = self.hashes[keep]
         self.times[:n] = self.times[keep]
-        self.keys[:n] = self.keys[keep]
-        self.keys[n:self.size] = None  # let go of the strings
-        for column in self.payload.values():
-            column[:n] = column[keep]
-            column[n:self.size] = None
         self.alive[:n] = True
         self.alive[n:self.size] = False
+        self.keys = self.keys.gather(keep)
+        self.payload = {name: column.gather(keep) for name, column in self.payload.items()}
         self.size = self.live = n
         self.index.rebuild(self.hashes[:n], np.arange(n))
 
     def items(self) -> Iterator[tuple]:
         """The live entries, ``(key, time, *payload)``, oldest first."""
-        ids = np.flatnonzero(self.alive[:self.size])
-        return zip(self.keys[ids].tolist(), self.times[ids].tolist(),
-                   *(column[ids].tolist() for column in self.payload.values()), strict=True)
+        return iter(self._rows(np.flatnonzero(self.alive[:self.size])))
+
+    def _rows(self, ids: np.ndarray) -> list[tuple]:
+        return list(zip(self.keys.gather(ids).to_list(), self.times[ids].tolist(),
+                        *(column.gather(ids).to_list() for column in self.payload.values()),
+                        strict=True))
 
     def _reserve(self, n: int) -> None:
         if n <= len(self.times):
@@ -132,11 +134,15 @@ class ColdEntries:
         size = max(n, 2 * len(self.times), 1024)
 
         def grown(a: np.ndarray) -> np.ndarray:
-            b = np.zeros(size, dtype=a.dtype) if a.dtype != object else np.empty(size, object)
+            b = np.zeros(size, dtype=a.dtype)
             b[:self.size] = a[:self.size]
             return b
 
         self.hashes, self.times, self.alive = (grown(self.hashes), grown(self.times),
                                                grown(self.alive))
-        self.keys = grown(self.keys)
-        self.payload = {name: grown(column) for name, column in self.payload.items()}
+
+
+def _strings(name: str, values: pl.Series | Sequence[str]) -> pl.Series:
+    if isinstance(values, pl.Series):
+        return values.rename(name) if values.name != name else values
+    return pl.Series(name, values, dtype=pl.Utf8)

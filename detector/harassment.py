@@ -286,28 +286,30 @@ class Harassment(Detector):
         talks = np.flatnonzero(~selected & ~nuisance
                                & (frame.get_column("duration").to_numpy() >= self.conversation))
         lone = np.flatnonzero(~selected & nuisance)
-        talk_keys = key.gather(talks).to_list() if len(talks) else []
-        if self._cold and len(talks):
-            talks, talk_keys = _last_of_each(talks, talk_keys, hashes[talks])
-        talk_times = frame.get_column("start").gather(talks).to_numpy()
+        if len(talks):
+            talk_keys = key.gather(talks)
+            if self._cold:
+                talks, talk_keys = _last_of_each(talks, talk_keys, hashes[talks])
+            talk_times = frame.get_column("start").gather(talks).to_numpy()
+            if self._cold and not self._cold_talks.add(hashes[talks], talk_keys, talk_times):
+                self._thaw()
+            if not self._cold:
+                self.talks.update(zip(talk_keys.to_list(), talk_times.tolist(), strict=True))
         if len(lone):
             firsts = frame[lone].select(  # (time, number, ref) as on_call keeps it
                 "start", "caller",
-                pl.when(pl.col("call_id") != "").then(pl.col("call_id")).otherwise(pl.col("origin")))
-            lone_keys = key.gather(lone).to_list()
+                pl.when(pl.col("call_id") != "").then(pl.col("call_id"))
+                .otherwise(pl.col("origin")).alias("ref"))
+            lone_keys = key.gather(lone)
             lone_times = firsts.get_column("start").to_numpy()
-            lone_callers, lone_refs = (c.to_list() for c in firsts.get_columns()[1:])
-        if self._cold and len(talks) and \
-                not self._cold_talks.add(hashes[talks], talk_keys, talk_times):
-            self._thaw()
-        if not self._cold and len(talks):
-            self.talks.update(zip(talk_keys, talk_times.tolist(), strict=True))
-        if self._cold and len(lone) and not self._cold_singles.add(
-                hashes[lone], lone_keys, lone_times, {"caller": lone_callers, "ref": lone_refs}):
-            self._thaw()
-        if not self._cold and len(lone):
-            self.pairs.update(zip(lone_keys, zip(lone_times.tolist(), lone_callers, lone_refs,
-                                                 strict=True), strict=True))
+            callers, refs = firsts.get_column("caller"), firsts.get_column("ref")
+            if self._cold and not self._cold_singles.add(
+                    hashes[lone], lone_keys, lone_times, {"caller": callers, "ref": refs}):
+                self._thaw()
+            if not self._cold:
+                self.pairs.update(zip(lone_keys.to_list(),
+                                      zip(lone_times.tolist(), callers.to_list(),
+                                          refs.to_list(), strict=True), strict=True))
 
     def _start_cold(self) -> None:
         self._cold = True
@@ -323,19 +325,17 @@ class Harassment(Detector):
         hit = np.flatnonzero((singles >= 0) | (talks >= 0))
         if not len(hit):
             return
-        names = key.gather(rows[hit]).to_list()
-        cold_singles, cold_talks = self._cold_singles, self._cold_talks
-        singles_out: dict[int, None] = {}
-        talks_out: dict[int, None] = {}
-        for name, s, t in zip(names, singles[hit].tolist(), talks[hit].tolist(), strict=True):
+        names = key.gather(rows[hit])
+        taken = []
+        for cold, ids in ((self._cold_singles, singles[hit]), (self._cold_talks, talks[hit])):
+            found = np.flatnonzero(ids >= 0)
             # the same hash with another key: that pair's entry stays cold
-            if s >= 0 and cold_singles.keys[s] == name:
-                singles_out[s] = None
-            if t >= 0 and cold_talks.keys[t] == name:
-                talks_out[t] = None
-        for k, t, caller, ref in cold_singles.take(np.fromiter(singles_out, np.int64)):
+            same = cold.keys.gather(ids[found]).eq_missing(names.gather(found)).to_numpy()
+            # several rows of one key find one entry: take it once
+            taken.append(cold.take(np.unique(ids[found[same]])))
+        for k, t, caller, ref in taken[0]:
             self.pairs[k] = (t, caller, ref)
-        for k, t in cold_talks.take(np.fromiter(talks_out, np.int64)):
+        for k, t in taken[1]:
             self.talks[k] = t
 
     def _thaw(self) -> None:
@@ -456,8 +456,8 @@ class Harassment(Detector):
         return len(self.pairs) + len(self._cold_singles)
 
 
-def _last_of_each(rows: np.ndarray, keys: list[str], hashes: np.ndarray
-                  ) -> tuple[np.ndarray, list[str]]:
+def _last_of_each(rows: np.ndarray, keys: pl.Series, hashes: np.ndarray
+                  ) -> tuple[np.ndarray, pl.Series]:
     """The rows (and their keys) that are the last of their key: the conversation a pair
     is left with. Found by hash; where a hash repeats, by key (so two keys sharing a hash
     both stay, for ColdEntries.add to refuse)."""
@@ -468,13 +468,14 @@ def _last_of_each(rows: np.ndarray, keys: list[str], hashes: np.ndarray
     repeated = np.zeros(len(rows), dtype=bool)
     repeated[order[1:][same]] = True
     repeated[order[:-1][same]] = True
+    at_repeated = np.flatnonzero(repeated)
     last_of: dict[str, int] = {}
-    for i in np.flatnonzero(repeated).tolist():
-        last_of[keys[i]] = i
+    for i, k in zip(at_repeated.tolist(), keys.gather(at_repeated).to_list(), strict=True):
+        last_of[k] = i
     keep = ~repeated
     keep[list(last_of.values())] = True
     at = np.flatnonzero(keep)
-    return rows[at], [keys[i] for i in at.tolist()]
+    return rows[at], keys.gather(at)
 
 
 DETECTOR = Harassment
