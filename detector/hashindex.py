@@ -149,5 +149,12 @@ def _drop(keys, ids, mask, hashes):
 
 
 def _nonzero(hashes: np.ndarray) -> np.ndarray:
+    """The hashes as the kernels take them: 0 as 1, and always a writable C array (a
+    read-only one, as polars hands out, would cost each kernel a second compiled
+    version)."""
     hashes = np.asarray(hashes, dtype=np.uint64)
-    return np.where(hashes == _EMPTY, _ONE, hashes) if (hashes == _EMPTY).any() else hashes
+    if (hashes == _EMPTY).any():
+        return np.where(hashes == _EMPTY, _ONE, hashes)
+    if not (hashes.flags.writeable and hashes.flags.c_contiguous):
+        return hashes.copy()
+    return hashes
