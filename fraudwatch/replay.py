@@ -267,11 +267,17 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
     # Detector state is millions of small long-lived containers: the default collector
     # thresholds rescan them constantly (A/B in fresh processes: 47.1k -> 52.0k records/s).
     gc.set_threshold(100_000, 50, 1000)
+    # ... and even so, each young-generation pass walks what the state just took in. The
+    # records make next to no cyclic garbage (~900 objects a week), so what exists after
+    # each batch is frozen: the collector never looks at it again until the end (gc time
+    # 0.45 -> 0.09 s on the 1M-call bench). Not if the caller froze objects itself.
+    freeze = gc.freeze if gc.get_freeze_count() == 0 else _no_freeze
     try:
         if in_columns:
             feed = FrameFeed(engine)
             for frames in merge_frames(frame_sources):
                 emit(feed.push(frames))
+                freeze()
                 if metrics is not None:
                     metrics.observe_batch(summary, engine, quarantine)
                 if show:
@@ -286,6 +292,7 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
                     emit(alerts)
                 n += 1
                 if n % batch == 0:
+                    freeze()
                     if metrics is not None:
                         metrics.observe_batch(summary, engine, quarantine)
                     if show:
@@ -293,6 +300,8 @@ def replay(paths: Iterable[str | Path], *, alerts_path: str | Path | None = None
             emit(engine.flush())
     finally:
         gc.set_threshold(*gc_thresholds)
+        if freeze is gc.freeze:
+            gc.unfreeze()  # what is garbage by now is found by the next full collection
         quarantine.close()
         if log is not None:
             log.close()
@@ -382,3 +391,8 @@ def _progress(n: int, engine: Engine, started: float) -> None:
     sys.stderr.write(f"\r\x1b[K{n:,} records  {n / el:,.0f}/s  event time {iso(t) if t else '-'}"
                      f"  alerts {sum(engine.stats.alerts.values()):,}")
     sys.stderr.flush()
+
+
+def _no_freeze() -> None:
+    """Stands in for gc.freeze when the caller had frozen objects (unfreezing at the end
+    would undo their freeze)."""

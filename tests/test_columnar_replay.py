@@ -114,3 +114,24 @@ def test_broken_rows_same_quarantine_both_ways(sim, tmp_path):
     assert [a.to_dict() for a in cols.alerts] == [a.to_dict() for a in rows.alerts]
     assert _comparable(cols) == _comparable(rows)
     assert rows.late == 0
+
+
+@pytest.mark.parametrize("columnar", [True, False])
+def test_replay_freezes_for_the_collector_and_lets_go_after(sim, tmp_path, columnar):
+    """replay() freezes what exists after each batch (the collector skips it) and unfreezes
+    at the end; a caller's own freeze is left as it was."""
+    import gc
+
+    seen = []
+    replay([sim / "calls.csv"], alerts_path=tmp_path / "a.jsonl", columnar=columnar,
+           on_alert=lambda a: seen.append(gc.get_freeze_count()))
+    assert seen and max(seen) > 0, "nothing was frozen while replaying"
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        replay([sim / "calls.csv"], alerts_path=tmp_path / "b.jsonl", columnar=columnar)
+        # still frozen (a frozen object freed by refcount leaves the count), none added
+        assert mine // 2 < gc.get_freeze_count() <= mine
+    finally:
+        gc.unfreeze()
