@@ -37,7 +37,9 @@ from detector.hashindex import HashIndex
 
 class ColdEntries:
     """``key -> (time, *payload)`` in columns, found by the key's uint64 hash. Keys and
-    payload are strings, kept in polars Series (no Python object per entry)."""
+    payload are strings (never null), kept in polars Series (no Python object per entry).
+    Series are indexed with numpy arrays (``s[ids]``: 13 us against 33 us for
+    ``gather``, which goes through an expression)."""
 
     __slots__ = ("index", "hashes", "times", "alive", "keys", "payload", "size", "live")
 
@@ -75,7 +77,7 @@ class ColdEntries:
         old = self.find(hashes)
         there = np.flatnonzero(old >= 0)
         if len(there):
-            if self.keys.gather(old[there]).ne_missing(keys.gather(there)).any():
+            if (self.keys[old[there]] != keys[there]).any():  # keys are never null
                 return False
             self.alive[old[there]] = False
             self.live -= len(there)
@@ -114,8 +116,8 @@ class ColdEntries:
         self.times[:n] = self.times[keep]
         self.alive[:n] = True
         self.alive[n:self.size] = False
-        self.keys = self.keys.gather(keep)
-        self.payload = {name: column.gather(keep) for name, column in self.payload.items()}
+        self.keys = self.keys[keep]
+        self.payload = {name: column[keep] for name, column in self.payload.items()}
         self.size = self.live = n
         self.index.rebuild(self.hashes[:n], np.arange(n))
 
@@ -124,8 +126,8 @@ class ColdEntries:
         return iter(self._rows(np.flatnonzero(self.alive[:self.size])))
 
     def _rows(self, ids: np.ndarray) -> list[tuple]:
-        return list(zip(self.keys.gather(ids).to_list(), self.times[ids].tolist(),
-                        *(column.gather(ids).to_list() for column in self.payload.values()),
+        return list(zip(self.keys[ids].to_list(), self.times[ids].tolist(),
+                        *(column[ids].to_list() for column in self.payload.values()),
                         strict=True))
 
     def _reserve(self, n: int) -> None:

@@ -287,10 +287,10 @@ class Harassment(Detector):
                                & (frame.get_column("duration").to_numpy() >= self.conversation))
         lone = np.flatnonzero(~selected & nuisance)
         if len(talks):
-            talk_keys = key.gather(talks)
+            talk_keys = key[talks]
             if self._cold:
                 talks, talk_keys = _last_of_each(talks, talk_keys, hashes[talks])
-            talk_times = frame.get_column("start").gather(talks).to_numpy()
+            talk_times = frame.get_column("start").to_numpy()[talks]
             if self._cold and not self._cold_talks.add(hashes[talks], talk_keys, talk_times):
                 self._thaw()
             if not self._cold:
@@ -300,7 +300,7 @@ class Harassment(Detector):
                 "start", "caller",
                 pl.when(pl.col("call_id") != "").then(pl.col("call_id"))
                 .otherwise(pl.col("origin")).alias("ref"))
-            lone_keys = key.gather(lone)
+            lone_keys = key[lone]
             lone_times = firsts.get_column("start").to_numpy()
             callers, refs = firsts.get_column("caller"), firsts.get_column("ref")
             if self._cold and not self._cold_singles.add(
@@ -325,12 +325,12 @@ class Harassment(Detector):
         hit = np.flatnonzero((singles >= 0) | (talks >= 0))
         if not len(hit):
             return
-        names = key.gather(rows[hit])
+        names = key[rows[hit]]
         taken = []
         for cold, ids in ((self._cold_singles, singles[hit]), (self._cold_talks, talks[hit])):
             found = np.flatnonzero(ids >= 0)
             # the same hash with another key: that pair's entry stays cold
-            same = cold.keys.gather(ids[found]).eq_missing(names.gather(found)).to_numpy()
+            same = (cold.keys[ids[found]] == names[found]).to_numpy()  # keys: never null
             # several rows of one key find one entry: take it once
             taken.append(cold.take(np.unique(ids[found[same]])))
         for k, t, caller, ref in taken[0]:
@@ -470,12 +470,12 @@ def _last_of_each(rows: np.ndarray, keys: pl.Series, hashes: np.ndarray
     repeated[order[:-1][same]] = True
     at_repeated = np.flatnonzero(repeated)
     last_of: dict[str, int] = {}
-    for i, k in zip(at_repeated.tolist(), keys.gather(at_repeated).to_list(), strict=True):
+    for i, k in zip(at_repeated.tolist(), keys[at_repeated].to_list(), strict=True):
         last_of[k] = i
     keep = ~repeated
     keep[list(last_of.values())] = True
     at = np.flatnonzero(keep)
-    return rows[at], keys.gather(at)
+    return rows[at], keys[at]
 
 
 DETECTOR = Harassment
