@@ -109,15 +109,19 @@ class ColdEntries:
 
     def sweep(self, horizon: float) -> None:
         """Forget the entries older than ``horizon`` and compact what is left."""
-        keep = np.flatnonzero(self.alive[:self.size] & (self.times[:self.size] >= horizon))
+        kept = self.alive[:self.size] & (self.times[:self.size] >= horizon)
+        keep = np.flatnonzero(kept)
         n = len(keep)
         # compacted in place (keep is increasing), the buffers' spare room kept for adds
         self.hashes[:n] = self.hashes[keep]
         self.times[:n] = self.times[keep]
         self.alive[:n] = True
         self.alive[n:self.size] = False
-        self.keys = self.keys[keep]
-        self.payload = {name: column[keep] for name, column in self.payload.items()}
+        # the strings by a mask, not by ids: the columns are a chunk per add, and a
+        # gather over hundreds of chunks costs ~8x a filter (15 vs 1.8 ms for 400k)
+        mask = pl.Series(kept)
+        self.keys = self.keys.filter(mask)
+        self.payload = {name: column.filter(mask) for name, column in self.payload.items()}
         self.size = self.live = n
         self.index.rebuild(self.hashes[:n], np.arange(n))
 
