@@ -19,12 +19,12 @@ COPY rules rules
 COPY dashboards dashboards
 RUN pip install --no-cache-dir . \
  && useradd --system --create-home --home-dir /var/lib/fraudwatch fraudwatch
-# The pcap index's kernels are compiled by numba at first use (~4 s); compile them into a
-# cache the service user owns now, so a container starts warm (site-packages is read-only
-# to that user, where numba would otherwise put its cache).
+# The pcap index's and the hash index's kernels are compiled by numba at first use
+# (~4 s); compile them into a cache the service user owns now, so a container starts warm
+# (site-packages is read-only to that user, where numba would otherwise put its cache).
 ENV NUMBA_CACHE_DIR=/var/lib/fraudwatch/.numba-cache
 USER fraudwatch
-RUN python -c "from capture import pcapindex; pcapindex.warm_up()"
+RUN python -c "from capture import pcapindex; from detector import hashindex; pcapindex.warm_up(); hashindex.warm_up()"
 WORKDIR /var/lib/fraudwatch
 # 9108: /metrics; 9060: HEP collector (udp and tcp)
 EXPOSE 9108 9060/udp 9060/tcp

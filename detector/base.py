@@ -9,17 +9,15 @@ by number; ``expire`` drops idle state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import polars as pl
 
 from detector.alerts import Alert
 from detector.notice import NoticeBoard
 from detector.records import Call, Feedback, Registration, Sms
 from detector.rulefiles import DetectionRule, RuleSet
-
-if TYPE_CHECKING:
-    import numpy as np
-    import polars as pl
 
 NO_ALERTS: tuple[Alert, ...] = ()
 
@@ -59,6 +57,25 @@ class Detector:
         it (between two of the engine's expiry points), for choices that depend on
         records of other kinds."""
         return None
+
+    def columns(self, kind: str) -> dict[str, pl.Expr | Callable[[pl.DataFrame], pl.Expr]]:
+        """Columns of a frame of ``kind`` that :meth:`selects` and :meth:`absorb` read and
+        that follow from each row alone, never from state: an expression, or a function of
+        the whole frame that returns one. The columnar feed adds them once to each frame
+        it releases (one polars call for every detector) and a segment reads them by name
+        (:meth:`column`): a polars call costs 0.1-0.4 ms however few the rows, and a frame
+        is cut into several segments."""
+        return {}
+
+    def column(self, kind: str, frame: pl.DataFrame, name: str) -> pl.Series:
+        """Column ``name`` of :meth:`columns` for the rows of ``frame`` (worked out here if
+        the frame does not carry it)."""
+        full = f"{self.kind}.{name}"
+        if full in frame.schema:
+            return frame.get_column(full)
+        expr = self.columns(kind)[name]
+        return frame.select((expr if isinstance(expr, pl.Expr) else expr(frame)).alias(full)
+                            ).to_series()
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
         """After the segment's selected rows were handled: take in, in bulk, what the

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from detector import hashindex
 from detector.alerts import Alert
 from detector.base import Detector
 from detector.engine import Engine
@@ -48,6 +49,9 @@ class FrameFeed:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # detectors keep cold state in hash indexes (detector.hashindex) in a columnar
+        # replay: their compiled kernels are loaded here, with the rest of the set-up
+        hashindex.warm_up()
         self._pending: dict[str, pl.DataFrame] = {}
         self._arrivals = 0  # arrival numbers given so far (the engine's ``seq``)
         # the watermark's advances during the current push: at which arrival, to what time
@@ -61,6 +65,11 @@ class FrameFeed:
                 owner = getattr(h, "__self__", None)
                 pairs.append((h, owner if isinstance(owner, Detector) else None))
             self._handlers[kind] = pairs
+        #: per kind: the detectors' derived columns (Detector.columns), by full name
+        self._columns = {
+            kind: {f"{d.kind}.{name}": expr for _, d in pairs if d is not None
+                   for name, expr in d.columns(kind).items()}
+            for kind, pairs in self._handlers.items()}
 
     # -- input -------------------------------------------------------------------------
     def push(self, frames: dict[str, pl.DataFrame]) -> list[Alert]:
@@ -162,7 +171,12 @@ class FrameFeed:
         for kind, frame in list(self._pending.items()):
             due = frame.filter(pl.col("_slot") >= 0)
             if due.height:
-                ready[kind] = due.sort(["_slot", TIME_COLUMN[kind], *TIEBREAK[kind], "_seq"])
+                due = due.sort(["_slot", TIME_COLUMN[kind], *TIEBREAK[kind], "_seq"])
+                if self._columns[kind]:
+                    due = due.with_columns(
+                        (expr if isinstance(expr, pl.Expr) else expr(due)).alias(name)
+                        for name, expr in self._columns[kind].items())
+                ready[kind] = due
                 self._pending[kind] = frame.filter(pl.col("_slot") < 0)
         if not ready:
             return []
@@ -227,8 +241,8 @@ class FrameFeed:
                 continue
             combos = {c: tuple(h for bit, (h, _) in enumerate(handlers) if c >> bit & 1)
                       for c in np.unique(codes[rows]).tolist()}
-            chosen_rows = part if len(rows) == part.height else part[rows]
-            work.append((places[kind][r0 + rows], materialise(kind, chosen_rows),
+            work.append((places[kind][r0 + rows],
+                         materialise(kind, part, None if len(rows) == part.height else rows),
                          [combos[c] for c in codes[rows].tolist()]))
         if len(work) == 1:
             _, records, handler_lists = work[0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import polars as pl
 
 from detector.records import NO_ATTRS, RECORD_TYPES
@@ -60,9 +61,13 @@ def to_frame(kind: str, records: Iterable) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMAS[kind], orient="row")
 
 
-def materialise(kind: str, frame: pl.DataFrame) -> list:
-    """Record objects for the rows of ``frame``, in order."""
+def materialise(kind: str, frame: pl.DataFrame, rows: np.ndarray | None = None) -> list:
+    """Record objects for the rows of ``frame`` (those at ``rows``, if given), in order.
+    Other columns of the frame are not read (nor copied)."""
     cls = RECORD_TYPES[kind]
-    columns = [frame.get_column(n).to_list() for n in SCHEMAS[kind]]
-    attrs = [NO_ATTRS] * frame.height
+    names = list(SCHEMAS[kind])
+    if rows is not None:
+        frame = frame[rows, names]  # one gather of these columns: 1.5 ms against 5 for all
+    columns = [frame.get_column(n).to_list() for n in names]
+    attrs = [NO_ATTRS] * len(columns[0])
     return list(map(cls, *columns, attrs))

@@ -147,7 +147,6 @@ class Harassment(Detector):
         self.sweep_every = self.window / 7
         self._next_sweep = float("-inf")
         self._window_text = str(p["window"])
-        self._selected_frame: tuple = (None, None, None, None)
         #: columnar replay: None until the first frame, then True while cold entries are
         #: kept in columns, False after a hash collision moved them to the dicts
         self._cold: bool | None = None
@@ -240,6 +239,15 @@ class Harassment(Detector):
     # A key is in the dicts or cold, never both: a row of a hot or cold key is selected,
     # and a selected key's cold entries are moved to the dicts before its rows are
     # handled; what is absorbed cold belongs to a key that was neither.
+    def columns(self, kind: str) -> dict[str, pl.Expr]:
+        if kind != "call":
+            return {}
+        key = self._pair_key()
+        return {"nuisance": self._nuisance(), "key": key, "hash": self._hash(key),
+                # a call's reference as on_call keeps it (Call.ref)
+                "ref": pl.when(pl.col("call_id") != "").then(pl.col("call_id"))
+                .otherwise(pl.col("origin"))}
+
     def selects(self, kind: str, frame: pl.DataFrame,
                 segment: dict[str, pl.DataFrame]) -> pl.Series | None:
         """The calls of pairs tracked now (a single call or a window), and of pairs with a
@@ -248,61 +256,52 @@ class Harassment(Detector):
         untracked pair only a talk."""
         if kind != "call":
             return None
-        info = frame.select(self._nuisance().alias("nuisance"), self._pair_key().alias("key"))
-        key = info.get_column("key")
-        busy = info.select(pl.col("key").is_duplicated()
-                           & pl.col("key").is_in(key.filter(info.get_column("nuisance"))
-                                                 .implode())).to_series().to_numpy()
-        nuisance = info.get_column("nuisance").to_numpy()
+        key = self.column(kind, frame, "key")
+        nuisance = self.column(kind, frame, "nuisance").to_numpy()
         if self._cold is None:
             self._start_cold()
         if not self._cold:  # given up on the columns (see _thaw): the dicts alone
+            busy = (key.is_duplicated()
+                    & key.is_in(key.filter(pl.Series(nuisance)).implode())).to_numpy()
             keys = key.to_list()
             tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
-            self._selected_frame = (frame, key, None, nuisance)
             return pl.Series(tracked | busy)
-        hashes = self._hash(key)
+        hashes = self.column(kind, frame, "hash").to_numpy()
+        busy = _busy(hashes, nuisance)
         singles = self._cold_singles.find(hashes)
         chosen = busy | (singles >= 0) | (self._hot.get(hashes) >= 0)
         rows = np.flatnonzero(chosen)
         if len(rows):
             self._warm(key, hashes[rows], rows, singles[rows])
             self._hot.put(hashes[rows], np.zeros(len(rows), dtype=np.int64))
-        self._selected_frame = (frame, key, hashes, nuisance)
         return pl.Series(chosen)
 
     def absorb(self, kind: str, frame: pl.DataFrame, selected: np.ndarray) -> None:
         if kind != "call" or selected.all():
             return
-        seen, key, hashes, nuisance = self._selected_frame
-        if seen is not frame:  # not the frame selects() just saw: work its keys out again
-            info = frame.select(self._nuisance().alias("nuisance"),
-                                self._pair_key().alias("key"))
-            key = info.get_column("key")
-            nuisance = info.get_column("nuisance").to_numpy()
-            hashes = self._hash(key) if self._cold else None
-        self._selected_frame = (None, None, None, None)
+        key = self.column(kind, frame, "key")
+        nuisance = self.column(kind, frame, "nuisance").to_numpy()
+        hashes = self.column(kind, frame, "hash").to_numpy() if self._cold else None
         # in dispatch order: a pair's last conversation wins, as one by one
         talks = np.flatnonzero(~selected & ~nuisance
                                & (frame.get_column("duration").to_numpy() >= self.conversation))
         lone = np.flatnonzero(~selected & nuisance)
+        times = frame.get_column("start").to_numpy()
         if len(talks):
             talk_keys = key[talks]
             if self._cold:
                 talks, talk_keys = _last_of_each(talks, talk_keys, hashes[talks])
-            talk_times = frame.get_column("start").to_numpy()[talks]
+            talk_times = times[talks]
             if self._cold and not self._cold_talks.add(hashes[talks], talk_keys, talk_times):
                 self._thaw()
             if not self._cold:
                 self.talks.update(zip(talk_keys.to_list(), talk_times.tolist(), strict=True))
         if len(lone):
-            firsts = frame[lone].select(  # (time, number, ref) as on_call keeps it
-                "start", "caller",
-                pl.when(pl.col("call_id") != "").then(pl.col("call_id"))
-                .otherwise(pl.col("origin")).alias("ref"))
+            # (time, number, ref) as on_call keeps a single
             lone_keys = key[lone]
-            lone_times = firsts.get_column("start").to_numpy()
-            callers, refs = firsts.get_column("caller"), firsts.get_column("ref")
+            lone_times = times[lone]
+            callers = frame.get_column("caller")[lone]
+            refs = self.column(kind, frame, "ref")[lone]
             if self._cold and not self._cold_singles.add(
                     hashes[lone], lone_keys, lone_times, {"caller": callers, "ref": refs}):
                 self._thaw()
@@ -350,12 +349,13 @@ class Harassment(Detector):
     def _rehash(self) -> None:
         """``_hot`` anew from the dicts' keys (after a sweep shrank them)."""
         keys = [*self.pairs, *self.talks]
-        self._hot.rebuild(self._hash(pl.Series(keys, dtype=pl.Utf8)),
+        self._hot.rebuild(self._hash(pl.Series(keys, dtype=pl.Utf8)).to_numpy(),
                           np.zeros(len(keys), dtype=np.int64))
 
     @staticmethod
-    def _hash(keys: pl.Series) -> np.ndarray:
-        return keys.hash().to_numpy()
+    def _hash(keys: pl.Expr | pl.Series) -> pl.Expr | pl.Series:
+        """The pair keys' 64-bit hashes (the same for a column and for an expression)."""
+        return keys.hash()
 
     def _nuisance(self) -> pl.Expr:
         return (pl.col("disposition") != "ANSWERED") | (pl.col("duration") < self.short_call)
@@ -454,6 +454,27 @@ class Harassment(Detector):
     def tracked(self) -> int:
         # victim/party pairs: a single call or a window each
         return len(self.pairs) + len(self._cold_singles)
+
+
+def _busy(hashes: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
+    """Rows whose key occurs more than once in the frame, one of them a nuisance call, by
+    hash: two keys sharing a hash only make more rows busy (handled one by one).
+
+    >>> _busy(np.array([5, 7, 5, 9, 9], dtype=np.uint64),
+    ...       np.array([False, True, True, False, False])).tolist()
+    [True, False, True, False, False]
+    """
+    n = len(hashes)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    group = np.cumsum(np.concatenate(([True], ordered[1:] != ordered[:-1]))) - 1
+    size = np.bincount(group)
+    any_nuisance = np.bincount(group, weights=nuisance[order]) > 0
+    busy = np.empty(n, dtype=bool)
+    busy[order] = (size > 1)[group] & any_nuisance[group]
+    return busy
 
 
 def _last_of_each(rows: np.ndarray, keys: pl.Series, hashes: np.ndarray

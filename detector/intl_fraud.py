@@ -118,19 +118,23 @@ class IntlFraud(Detector):
         return self._score(call, ingress == "international")
 
     def selects(self, kind: str, frame: pl.DataFrame,
-                segment: dict[str, pl.DataFrame]) -> pl.Expr | None:
+                segment: dict[str, pl.DataFrame]) -> pl.Series | None:
         """Subscribers' calls to short or service numbers (hotline memory), calls through
         the international gateway, and other inbound calls shown in international format
         (:meth:`on_call`'s early returns, the service look-up widened to short numbers)."""
+        return self.column(kind, frame, "selected") if kind == "call" else None
+
+    def columns(self, kind: str) -> dict[str, pl.Expr]:
         if kind != "call":
-            return None
+            return {}
         ingress, caller = pl.col("ingress"), pl.col("caller")
         own = ingress.is_in(["access", "unknown"])
-        return ((own & ((pl.col("callee_line") == "service")
-                        | (pl.col("callee").str.len_chars() <= 10)))
-                | (ingress == "international")
-                | ((ingress != "access")
-                   & (caller.str.starts_with("+") | caller.str.starts_with("00"))))
+        return {"selected": ((own & ((pl.col("callee_line") == "service")
+                                     | (pl.col("callee").str.len_chars() <= 10)))
+                             | (ingress == "international")
+                             | ((ingress != "access")
+                                & (caller.str.starts_with("+") | caller.str.starts_with("00"))))
+                .fill_null(False)}
 
     def _origin(self, caller: str) -> tuple:
         """(category, region, risk, reason) of a caller, cached per number."""

@@ -30,8 +30,10 @@ the window's attempts, refused extensions counted per extension.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 
+import numpy as np
 import polars as pl
 
 from detector.alerts import Alert, iso
@@ -132,12 +134,18 @@ class SipScan(Detector):
             triggered = set()
             for k, f in segment.items():
                 if k in _SOURCE_COLUMN:
-                    column = pl.col(_SOURCE_COLUMN[k])
-                    triggered.update(f.filter(self._trigger(k, f) & (column != ""))
-                                     .get_column(_SOURCE_COLUMN[k]).unique().to_list())
+                    rows = np.flatnonzero(self.column(k, f, "trigger").to_numpy())
+                    if len(rows):
+                        triggered.update(f.get_column(_SOURCE_COLUMN[k])[rows].to_list())
+            triggered.discard("")
             self._segment_triggers = (segment, triggered)
         # tracked sources are few (at most 117 in the bench week): one is_in for both
         return pl.col(_SOURCE_COLUMN[kind]).is_in(sorted(triggered.union(self._sources)))
+
+    def columns(self, kind: str) -> dict[str, Callable[[pl.DataFrame], pl.Expr]]:
+        if kind not in _SOURCE_COLUMN:
+            return {}
+        return {"trigger": lambda frame: self._trigger(kind, frame).fill_null(False)}
 
     def _trigger(self, kind: str, frame: pl.DataFrame) -> pl.Expr:
         """Rows that open a source's window: failures and known scanners' User-Agents."""

@@ -210,6 +210,12 @@ class VoipBox(Detector):
             return NO_ALERTS  # the cheap exit: most lines, most calls
         return self._judge(number, line, t, odd_hour)
 
+    def columns(self, kind: str) -> dict[str, pl.Expr]:
+        if kind != "call":
+            return {}
+        return {"judged": self._judged_calls(),
+                "busy": (pl.col("ingress") != "access") & (pl.col("disposition") == "BUSY")}
+
     def selects(self, kind: str, frame: pl.DataFrame,
                 segment: dict[str, pl.DataFrame]) -> pl.Expr | pl.Series | None:
         """Calls: outbound calls of lines it judges, and inbound calls that found a line
@@ -218,11 +224,8 @@ class VoipBox(Detector):
         and shows no other device in this segment: that only marks the line alive
         (:meth:`absorb`)."""
         if kind == "call":
-            flags = frame.select(self._judged_calls().alias("judged"),
-                                 ((pl.col("ingress") != "access")
-                                  & (pl.col("disposition") == "BUSY")).alias("busy"))
-            chosen = flags.get_column("judged").to_numpy().copy()
-            busy = np.flatnonzero(flags.get_column("busy").to_numpy())
+            chosen = self.column(kind, frame, "judged").to_numpy().copy()
+            busy = np.flatnonzero(self.column(kind, frame, "busy").to_numpy())
             if len(busy):
                 # a BUSY only counts for a line with calls: one known now or calling in
                 # this segment
@@ -240,7 +243,8 @@ class VoipBox(Detector):
                                 .alias("devices"))
         calls = segment.get("call")
         calling = (set() if calls is None else
-                   set(calls.filter(self._judged_calls()).get_column("caller").to_list()))
+                   set(calls.get_column("caller").filter(self.column("call", calls, "judged"))
+                       .to_list()))
         lines = self.lines
         chosen = []
         for ok, number, devices, agent, address in zip(
@@ -426,16 +430,19 @@ class VoipBox(Detector):
             return
         self._next_sweep = now + self.sweep_every
         horizon = now - 4 * self.half_life
-        dead = [k for k, line in self.lines.items() if line.last_time < horizon]
-        for k in dead:
-            del self.lines[k]
         idle = now - self.width
-        for line in self.lines.values():
+        dead = []
+        for k, line in self.lines.items():  # one pass: lines are many
+            if line.last_time < horizon:
+                dead.append(k)
+                continue
             calls = line.calls
             if calls is not None and (not calls.events or calls.events[-1][0] < idle):
                 line.calls = None
                 line.window_new_dests = ()
                 line.busy_in = ()
+        for k in dead:
+            del self.lines[k]
 
     def tracked(self) -> int:
         return len(self.lines)

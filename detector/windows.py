@@ -41,11 +41,13 @@ class SlidingWindow:
 
     def add(self, time: float, value: str, flag: int = 0, ref: str = "") -> None:
         """Record one event at ``time`` and slide the window to it."""
-        self.events.append((time, value, flag, ref))
+        events = self.events
+        events.append((time, value, flag, ref))
         values = self.values
         values[value] = values.get(value, 0) + 1
         self.flagged += flag
-        self.slide(time)
+        if events[0][0] < time - self.width:  # most adds slide nothing: no call for them
+            self.slide(time)
 
     def slide(self, now: float) -> None:
         """Drop the events older than ``now - width``."""
