@@ -243,7 +243,10 @@ class Harassment(Detector):
         if kind != "call":
             return {}
         key = self._pair_key()
-        return {"nuisance": self._nuisance(), "key": key, "hash": self._hash(key),
+        hashed = self._hash(key)
+        return {"nuisance": self._nuisance(), "key": key, "hash": hashed,
+                # rows of one hash share a number: the busy pairs of a segment by counting
+                "group": hashed.rank("dense").cast(pl.Int64),
                 # a call's reference as on_call keeps it (Call.ref)
                 "ref": pl.when(pl.col("call_id") != "").then(pl.col("call_id"))
                 .otherwise(pl.col("origin"))}
@@ -267,7 +270,7 @@ class Harassment(Detector):
             tracked = np.fromiter(map(self.pairs.__contains__, keys), bool, len(keys))
             return pl.Series(tracked | busy)
         hashes = self.column(kind, frame, "hash").to_numpy()
-        busy = _busy(hashes, nuisance)
+        busy = _busy(self.column(kind, frame, "group").to_numpy(), nuisance)
         singles = self._cold_singles.find(hashes)
         chosen = busy | (singles >= 0) | (self._hot.get(hashes) >= 0)
         rows = np.flatnonzero(chosen)
@@ -456,25 +459,20 @@ class Harassment(Detector):
         return len(self.pairs) + len(self._cold_singles)
 
 
-def _busy(hashes: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
-    """Rows whose key occurs more than once in the frame, one of them a nuisance call, by
-    hash: two keys sharing a hash only make more rows busy (handled one by one).
+def _busy(groups: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
+    """Rows whose group (a number per pair key's hash) occurs more than once among these
+    rows, one of them a nuisance call: two keys sharing a hash only make more rows busy
+    (handled one by one).
 
-    >>> _busy(np.array([5, 7, 5, 9, 9], dtype=np.uint64),
-    ...       np.array([False, True, True, False, False])).tolist()
+    >>> _busy(np.array([5, 7, 5, 9, 9]), np.array([False, True, True, False, False])).tolist()
     [True, False, True, False, False]
     """
-    n = len(hashes)
-    if n < 2:
-        return np.zeros(n, dtype=bool)
-    order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
-    group = np.cumsum(np.concatenate(([True], ordered[1:] != ordered[:-1]))) - 1
-    size = np.bincount(group)
-    any_nuisance = np.bincount(group, weights=nuisance[order]) > 0
-    busy = np.empty(n, dtype=bool)
-    busy[order] = (size > 1)[group] & any_nuisance[group]
-    return busy
+    if len(groups) < 2:
+        return np.zeros(len(groups), dtype=bool)
+    groups = groups - groups.min()
+    calls = np.bincount(groups)
+    nuisance_calls = np.bincount(groups, weights=nuisance)
+    return (calls[groups] > 1) & (nuisance_calls[groups] > 0)
 
 
 def _last_of_each(rows: np.ndarray, keys: pl.Series, hashes: np.ndarray
