@@ -91,6 +91,12 @@ class NumberingPlan:
             (c["name"], re.compile(c["pattern"]), c.get("trunk", "optional"))
             for c in spec["categories"]
         ]
+        # the categories a number may take with and without its trunk prefix, in plan
+        # order, each with its pattern's fullmatch and whether it names an area
+        self._with_trunk, self._without_trunk = (
+            tuple((name, pattern.fullmatch, "area" in pattern.groupindex)
+                  for name, pattern, rule in self._categories if rule != skip)
+            for skip in ("forbidden", "required"))
         self._own_country = self.country_codes.get(self.country_code, (None,))[0]
         self.classify = lru_cache(maxsize=cache_size)(self._classify)
 
@@ -110,7 +116,8 @@ class NumberingPlan:
         return None
 
     def _classify(self, presented: str) -> NumberInfo:
-        number = _SEPARATORS.sub("", presented)
+        # most numbers are plain digits: nothing to strip (no separator is a digit)
+        number = presented if presented.isdigit() else _SEPARATORS.sub("", presented)
         if number.startswith("+"):
             return self._international(presented, number[1:])
         if self.international_prefix and number.startswith(self.international_prefix):
@@ -154,14 +161,9 @@ class NumberingPlan:
     def _national(self, presented: str, nsn: str, trunk: bool) -> NumberInfo:
         if not (self.min_national_length <= len(nsn) <= self.max_national_length):
             return NumberInfo(presented, "malformed", reason="impossible length")
-        for name, pattern, trunk_rule in self._categories:
-            if trunk and trunk_rule == "forbidden":
-                continue
-            if not trunk and trunk_rule == "required":
-                continue
-            m = pattern.fullmatch(nsn)
+        for name, fullmatch, has_area in self._with_trunk if trunk else self._without_trunk:
+            m = fullmatch(nsn)
             if m:
-                area = m["area"] if "area" in pattern.groupindex else None
                 return NumberInfo(presented, name, self.country_code + nsn, self.country_code,
-                                  self._own_country, area)
+                                  self._own_country, m["area"] if has_area else None)
         return NumberInfo(presented, "malformed", reason="matches no category of the plan")
