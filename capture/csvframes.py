@@ -48,7 +48,10 @@ BLOCK_BYTES = 1 << 22
 #: rows the per-row reader turns into one frame once it has taken over a file
 ROWS_PER_FRAME = 65536
 
-_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
+# ISO 8601 with whole seconds and an offset; second 60 (a leap second to chrono, an error
+# to Python) and offsets of 24 h or more, or with 60 minutes, are not plain
+_ISO = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]"
+        r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]$")
 _EPOCH = r"^[0-9]{9,10}$"
 # first and last characters that no str.strip() removes: such a value is kept as it is
 _END = "[0-9A-Za-z+#*.:_@\\[\\]-]"
@@ -209,12 +212,10 @@ def _slow_row(layout: CsvLayout, line: int, text: str, quarantine: Quarantine):
 
 # -- plain forms and their conversions, per record kind ----------------------------------
 def _time(f: pl.Expr):
-    # The shape is fixed by _ISO; chrono and datetime.fromisoformat then agree but for
-    # second 60 (a leap second to chrono, an error to Python) and offsets of 24 h or more
-    # or with 60 minutes.
+    # The shape is fixed by _ISO (one regex: three more range checks on slices cost as
+    # much again); chrono and datetime.fromisoformat then agree.
     # The local part and the offset are parsed apart: chrono's %z costs 3x the rest.
-    iso = (f.str.contains(_ISO) & (f.str.slice(17, 2) <= "59") & (f.str.slice(20, 2) <= "23")
-           & (f.str.slice(23, 2) <= "59"))
+    iso = f.str.contains(_ISO)
     local = (f.str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="ms",
                                                    strict=False).dt.epoch("s"))
     offset = (f.str.slice(20, 2).cast(pl.Int64, strict=False) * 3600
