@@ -8,7 +8,8 @@ every enabled detector and prints records/s (wall time of the replay loop, and t
 process's CPU time for it). ``--per-record`` takes the one-record-at-a-time path,
 ``--compare`` runs both and checks they raise the same alerts. Pin it to one core with
 ``taskset`` (polars would otherwise use a second thread for parts of the reading).
-Goal (issue 2): >= 300,000 records/s on one core.
+It also prints a yardstick (a fixed pure-Python loop) to set the rate against the
+machine of the moment. Goal (issue 2): >= 300,000 records/s on one core.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ from fraudwatch.replay import replay  # noqa: E402
 from fraudwatch.simulate import simulate  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
+
+
+def yardstick(steps: int = 10_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes: the replay's rate only compares across
+    machines (or moments of a shared one) next to it.
+
+    >>> yardstick(1000) > 0
+    True
+    """
+    t = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i
+    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -52,6 +67,7 @@ def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cores, affinity {sorted(os.sched_getaffinity(0))}")
     print(f"inputs: {', '.join(p.name for p in inputs)}")
+    print(f"yardstick: a 10M-step Python loop takes {yardstick():.2f} s on this core now")
     modes = [False, True] if args.compare else [not args.per_record]
     alerts = {}
     for columnar in modes:
