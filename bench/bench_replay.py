@@ -1,13 +1,16 @@
 """Benchmark: CSV replay of >= 1,000,000 call records with all detectors on (one core).
 
     taskset -c 1 .venv/bin/python bench/bench_replay.py [--subscribers 28000] [--days 7]
-        [--all-files] [--per-record] [--compare] [--profile]
+        [--all-files] [--per-record] [--compare] [--profile] [--breakdown]
 
 Simulates the input once (cached under bench/out/), then replays ``calls.csv`` through
 every enabled detector and prints records/s (wall time of the replay loop, and the
 process's CPU time for it). ``--per-record`` takes the one-record-at-a-time path,
 ``--compare`` runs both and checks they raise the same alerts. Pin it to one core with
 ``taskset`` (polars would otherwise use a second thread for parts of the reading).
+``--breakdown`` replays the file with no detector, with each detector alone and with
+all of them, and prints what each adds to the no-detector time (reading, checking and
+ordering the records): where the time goes, and how far the goal is from that floor.
 It also prints a yardstick (a fixed pure-Python loop) to set the rate against the
 machine of the moment. Goal (issue 2): >= 300,000 records/s on one core.
 """
@@ -54,6 +57,8 @@ def main() -> None:
     ap.add_argument("--per-record", action="store_true", help="the one-record-at-a-time path")
     ap.add_argument("--compare", action="store_true", help="both paths, same alerts?")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="no detector, each alone, all: seconds each adds to the floor")
     args = ap.parse_args()
     data = OUT / f"sim-{args.subscribers}-{args.days}-{args.seed}"
     if not (data / "labels.json").exists():
@@ -68,6 +73,9 @@ def main() -> None:
           f"{os.cpu_count()} cores, affinity {sorted(os.sched_getaffinity(0))}")
     print(f"inputs: {', '.join(p.name for p in inputs)}")
     print(f"yardstick: a 10M-step Python loop takes {yardstick():.2f} s on this core now")
+    if args.breakdown:
+        breakdown(inputs, data)
+        return
     modes = [False, True] if args.compare else [not args.per_record]
     alerts = {}
     for columnar in modes:
@@ -87,6 +95,27 @@ def main() -> None:
               f"(process CPU incl. set-up {cpu:.2f} s)")
     if args.compare:
         print(f"same alerts both ways: {alerts[True] == alerts[False]}")
+
+
+def breakdown(inputs: list[Path], data: Path) -> None:
+    """The columnar replay with no detector (the floor), each enabled detector alone and
+    all of them; what each adds to the floor. Detectors share the reading and ordering,
+    so the parts need not add up to the whole."""
+    from detector.engine import Engine
+
+    every = [d.kind for d in Engine().detectors]
+    goal = None
+    floor = None
+    for label, kinds in [("no detector", []), *((k, [k]) for k in every), ("all", None)]:
+        s = replay(inputs, alerts_path=data / "alerts.jsonl", kinds=kinds)
+        if floor is None:
+            floor = s.elapsed
+            goal = s.total_records / 300_000
+        added = "" if kinds == [] else f", +{s.elapsed - floor:.2f} s over the floor"
+        print(f"{label:>16}: {s.elapsed:6.2f} s, {s.records_per_s:9,.0f} records/s, "
+              f"{len(s.alerts):5,} alerts{added}")
+    print(f"300,000 records/s for these {s.total_records:,} records: {goal:.2f} s in all, "
+          f"{goal - floor:.2f} s for the detectors above the floor")
 
 
 if __name__ == "__main__":
