@@ -128,5 +128,6 @@ def breakdown(inputs: list[Path], data: Path, rounds: int = 3) -> None:
     print(f"fastest of {rounds} rounds; 300,000 records/s for these {total:,} records: "
           f"{goal:.2f} s in all, {goal - floor:.2f} s for the detectors above the floor")
 
+
 if __name__ == "__main__":
     main()
